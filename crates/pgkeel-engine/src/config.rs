@@ -1,0 +1,581 @@
+//! Configuration: `pgkeel.toml`, overridden by environment variables, overridden by flags.
+//!
+//! Pure: the caller hands in the file's text, an environment lookup and an "does this folder
+//! exist" check, so every rule here is unit-tested without touching the machine. Unknown keys are
+//! errors (with the line), never ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const CONFIG_FILE: &str = "pgkeel.toml";
+pub const DEFAULT_HISTORY_SCHEMA: &str = "pgkeel";
+pub const DEFAULT_LOG_FILE: &str = "logs/migration.log";
+
+/// Effective configuration after file, environment and flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The project root: folders, paths in history and the log file are relative to it.
+    pub root: PathBuf,
+    /// The database URL, if one was configured. Never print it: see [`redact_url`].
+    pub database_url: Option<String>,
+    /// Where the URL came from (for messages): e.g. `env DATABASE_URL`.
+    pub database_url_source: Option<String>,
+    /// Migration folders, relative to `root`, in the order given.
+    pub folders: Vec<String>,
+    pub strict: bool,
+    pub allow_out_of_order: bool,
+    pub history_schema: String,
+    /// How long `up` waits for another applier to release the migration lock.
+    pub lock_wait_timeout: Duration,
+    /// PostgreSQL `lock_timeout` for migration statements (zero = none).
+    pub lock_timeout: Duration,
+    /// PostgreSQL `statement_timeout` for migration statements (zero = none).
+    pub statement_timeout: Duration,
+    /// Log file, relative to `root` unless absolute; `None` disables it.
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    database: DatabaseSection,
+    #[serde(default)]
+    migrations: MigrationsSection,
+    #[serde(default)]
+    history: HistorySection,
+    #[serde(default)]
+    apply: ApplySection,
+    #[serde(default)]
+    log: LogSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseSection {
+    url: Option<String>,
+    url_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MigrationsSection {
+    folders: Option<Vec<String>>,
+    strict: Option<bool>,
+    allow_out_of_order: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistorySection {
+    schema: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplySection {
+    lock_wait_timeout: Option<String>,
+    lock_timeout: Option<String>,
+    statement_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSection {
+    file: Option<String>,
+}
+
+/// Values given on the command line (or by the MCP server's own flags); they win over all else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+    pub folders: Vec<String>,
+    pub strict: Option<bool>,
+    pub allow_out_of_order: Option<bool>,
+    pub history_schema: Option<String>,
+    pub lock_wait_timeout: Option<Duration>,
+    pub log_file: Option<String>,
+}
+
+/// What the config loader may ask of the outside world.
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+    fn is_dir(&self, path: &Path) -> bool;
+}
+
+/// The real process environment and file system.
+pub struct SystemEnvironment;
+
+impl Environment for SystemEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+}
+
+impl Config {
+    /// Build the configuration. `file` is `(text, display name)` of pgkeel.toml when one exists.
+    pub fn resolve(
+        root: PathBuf,
+        file: Option<(&str, &str)>,
+        env: &dyn Environment,
+        flags: &Overrides,
+    ) -> Result<Config> {
+        let fc: FileConfig = match file {
+            Some((text, name)) => toml::from_str(text)
+                .map_err(|e| Error::Config(format!("{name}: {}", one_line(&e.to_string()))))?,
+            None => FileConfig::default(),
+        };
+
+        // Database URL: flag > PGKEEL_DATABASE_URL > the env var named in the file (default
+        // DATABASE_URL) > a literal url in the file.
+        let url_env = fc
+            .database
+            .url_env
+            .clone()
+            .unwrap_or_else(|| "DATABASE_URL".to_string());
+        let (database_url, database_url_source) = if let Some(u) = &flags.database_url {
+            (Some(u.clone()), Some("--database-url".to_string()))
+        } else if let Some(u) = env.var("PGKEEL_DATABASE_URL") {
+            (Some(u), Some("env PGKEEL_DATABASE_URL".to_string()))
+        } else if let Some(u) = env.var(&url_env) {
+            (Some(u), Some(format!("env {url_env}")))
+        } else if let Some(u) = fc.database.url.clone() {
+            (Some(u), Some(format!("{CONFIG_FILE} [database] url")))
+        } else {
+            (None, None)
+        };
+
+        let folders = if !flags.folders.is_empty() {
+            flags.folders.clone()
+        } else if let Some(v) = env.var("PGKEEL_MIGRATIONS") {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        } else if let Some(f) = fc.migrations.folders.clone() {
+            f
+        } else if env.is_dir(&root.join("supabase/migrations")) {
+            vec!["supabase/migrations".to_string()]
+        } else {
+            vec!["migrations".to_string()]
+        };
+        if folders.is_empty() {
+            return Err(Error::Config("no migration folder configured".into()));
+        }
+        for f in &folders {
+            if Path::new(f).is_absolute() || f.split('/').any(|p| p == "..") {
+                return Err(Error::Config(format!(
+                    "migration folder {f:?} must be a path inside the project (relative, without ..)"
+                )));
+            }
+        }
+
+        let history_schema = flags
+            .history_schema
+            .clone()
+            .or_else(|| env.var("PGKEEL_HISTORY_SCHEMA"))
+            .or(fc.history.schema.clone())
+            .unwrap_or_else(|| DEFAULT_HISTORY_SCHEMA.to_string());
+        validate_identifier(&history_schema)?;
+
+        let duration = |flag: Option<Duration>,
+                        env_name: &str,
+                        file: &Option<String>,
+                        default: Duration|
+         -> Result<Duration> {
+            if let Some(d) = flag {
+                return Ok(d);
+            }
+            if let Some(v) = env.var(env_name) {
+                return parse_duration(&v).map_err(|e| Error::Config(format!("{env_name}: {e}")));
+            }
+            if let Some(v) = file {
+                return parse_duration(v).map_err(|e| Error::Config(format!("{CONFIG_FILE}: {e}")));
+            }
+            Ok(default)
+        };
+        let lock_wait_timeout = duration(
+            flags.lock_wait_timeout,
+            "PGKEEL_LOCK_WAIT_TIMEOUT",
+            &fc.apply.lock_wait_timeout,
+            Duration::from_secs(60),
+        )?;
+        let lock_timeout = duration(
+            None,
+            "PGKEEL_LOCK_TIMEOUT",
+            &fc.apply.lock_timeout,
+            Duration::from_secs(5),
+        )?;
+        let statement_timeout = duration(
+            None,
+            "PGKEEL_STATEMENT_TIMEOUT",
+            &fc.apply.statement_timeout,
+            Duration::ZERO,
+        )?;
+
+        let log_file = flags
+            .log_file
+            .clone()
+            .or_else(|| env.var("PGKEEL_LOG_FILE"))
+            .or(fc.log.file.clone())
+            .unwrap_or_else(|| DEFAULT_LOG_FILE.to_string());
+        let log_file = (!log_file.is_empty() && log_file != "off").then(|| PathBuf::from(log_file));
+
+        let bool_env = |name: &str| -> Result<Option<bool>> {
+            env.var(name)
+                .map(|v| match v.to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" => Ok(true),
+                    "0" | "false" | "no" | "off" => Ok(false),
+                    other => Err(Error::Config(format!(
+                        "{name}={other:?}: expected true or false"
+                    ))),
+                })
+                .transpose()
+        };
+        let strict = match flags.strict {
+            Some(s) => s,
+            None => bool_env("PGKEEL_STRICT")?
+                .or(fc.migrations.strict)
+                .unwrap_or(false),
+        };
+        let allow_out_of_order = match flags.allow_out_of_order {
+            Some(s) => s,
+            None => bool_env("PGKEEL_ALLOW_OUT_OF_ORDER")?
+                .or(fc.migrations.allow_out_of_order)
+                .unwrap_or(false),
+        };
+
+        Ok(Config {
+            root,
+            database_url,
+            database_url_source,
+            folders,
+            strict,
+            allow_out_of_order,
+            history_schema,
+            lock_wait_timeout,
+            lock_timeout,
+            statement_timeout,
+            log_file,
+        })
+    }
+
+    /// Find the project root (the nearest folder at or above `start` holding pgkeel.toml, else
+    /// `start`), read pgkeel.toml if present, and resolve. `explicit` is a `--config` path.
+    pub fn load(start: &Path, explicit: Option<&Path>, flags: &Overrides) -> Result<Config> {
+        let env = SystemEnvironment;
+        let explicit = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| env.var("PGKEEL_CONFIG").map(PathBuf::from));
+        let (root, file) = match explicit {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                let root = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map_or_else(|| start.to_path_buf(), Path::to_path_buf);
+                (root, Some((text, path.display().to_string())))
+            }
+            None => match start.ancestors().find(|d| d.join(CONFIG_FILE).is_file()) {
+                Some(dir) => {
+                    let path = dir.join(CONFIG_FILE);
+                    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                    (dir.to_path_buf(), Some((text, path.display().to_string())))
+                }
+                None => (start.to_path_buf(), None),
+            },
+        };
+        let file_ref = file.as_ref().map(|(t, n)| (t.as_str(), n.as_str()));
+        Config::resolve(root, file_ref, &env, flags)
+    }
+
+    /// The log file's absolute path, if logging to a file is on.
+    pub fn log_path(&self) -> Option<PathBuf> {
+        self.log_file.as_ref().map(|p| self.root.join(p))
+    }
+
+    /// The database URL with any password hidden, for messages.
+    pub fn database_display(&self) -> String {
+        self.database_url
+            .as_deref()
+            .map(redact_url)
+            .unwrap_or_else(|| "(no database configured)".into())
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Parse `5s`, `500ms`, `2m`, `1h`, or a bare number of seconds. `0` means "none".
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?} ({e}); use e.g. 5s, 500ms, 2m"))
+}
+
+/// Schema names are interpolated as quoted identifiers; keep them to plain lower-case names so
+/// they need no escaping and mean the same thing quoted or not.
+pub fn validate_identifier(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "history schema {name:?} must be a lower-case identifier (a-z, 0-9, _; at most 63 bytes)"
+        )))
+    }
+}
+
+/// Hide the password in a PostgreSQL connection string (URL or key=value form).
+pub fn redact_url(url: &str) -> String {
+    if let Some(scheme_end) = url.find("://") {
+        let (scheme, rest) = url.split_at(scheme_end + 3);
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let authority = match authority.rfind('@') {
+            Some(at) => {
+                let (userinfo, host) = authority.split_at(at);
+                match userinfo.find(':') {
+                    Some(colon) => format!("{}:***{host}", &userinfo[..colon]),
+                    None => authority.to_string(),
+                }
+            }
+            None => authority.to_string(),
+        };
+        let tail = redact_query_password(tail);
+        return format!("{scheme}{authority}{tail}");
+    }
+    // key=value form: hide the value of password=…, quoted or not.
+    let mut out = String::new();
+    let mut rest = url;
+    while let Some(pos) = rest.find("password") {
+        let after = &rest[pos + "password".len()..];
+        let trimmed = after.trim_start();
+        if let Some(value) = trimmed.strip_prefix('=') {
+            out.push_str(&rest[..pos]);
+            out.push_str("password=***");
+            let value = value.trim_start();
+            let consumed = if let Some(q) = value.strip_prefix('\'') {
+                let mut end = 0;
+                let bytes = q.as_bytes();
+                while end < bytes.len() {
+                    if bytes[end] == b'\\' {
+                        end += 2;
+                        continue;
+                    }
+                    if bytes[end] == b'\'' {
+                        break;
+                    }
+                    end += 1;
+                }
+                1 + (end + 1).min(q.len())
+            } else {
+                value.find(char::is_whitespace).unwrap_or(value.len())
+            };
+            let skip = after.len() - value.len() + consumed;
+            rest = &after[skip.min(after.len())..];
+        } else {
+            out.push_str(&rest[..pos + "password".len()]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redact_query_password(tail: &str) -> String {
+    let Some(q) = tail.find('?') else {
+        return tail.to_string();
+    };
+    let (path, query) = tail.split_at(q + 1);
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| {
+            if kv.starts_with("password=") {
+                "password=***".to_string()
+            } else {
+                kv.to_string()
+            }
+        })
+        .collect();
+    format!("{path}{}", parts.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnv {
+        vars: HashMap<&'static str, &'static str>,
+        dirs: Vec<&'static str>,
+    }
+    impl Environment for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.vars.get(name).map(|s| s.to_string())
+        }
+        fn is_dir(&self, path: &Path) -> bool {
+            self.dirs.iter().any(|d| Path::new("/p").join(d) == path)
+        }
+    }
+    fn env(vars: &[(&'static str, &'static str)], dirs: &[&'static str]) -> FakeEnv {
+        FakeEnv {
+            vars: vars.iter().copied().collect(),
+            dirs: dirs.to_vec(),
+        }
+    }
+    fn resolve(file: Option<&str>, e: &FakeEnv, flags: &Overrides) -> Result<Config> {
+        Config::resolve(
+            PathBuf::from("/p"),
+            file.map(|t| (t, "pgkeel.toml")),
+            e,
+            flags,
+        )
+    }
+
+    #[test]
+    fn defaults() {
+        let c = resolve(None, &env(&[], &[]), &Overrides::default()).unwrap();
+        assert_eq!(c.folders, ["migrations"]);
+        assert_eq!(c.history_schema, "pgkeel");
+        assert_eq!(c.lock_wait_timeout, Duration::from_secs(60));
+        assert_eq!(c.lock_timeout, Duration::from_secs(5));
+        assert_eq!(c.statement_timeout, Duration::ZERO);
+        assert_eq!(c.log_path(), Some(PathBuf::from("/p/logs/migration.log")));
+        assert!(c.database_url.is_none());
+        let c = resolve(
+            None,
+            &env(&[], &["supabase/migrations"]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.folders, ["supabase/migrations"]);
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let file = r#"
+            [database]
+            url_env = "CRM_DB"
+            [migrations]
+            folders = ["supabase/migrations", "supabase/migrations/fixed"]
+            [history]
+            schema = "keel"
+            [apply]
+            lock_wait_timeout = "2m"
+            lock_timeout = "750ms"
+            statement_timeout = "30s"
+            [log]
+            file = "off"
+        "#;
+        let e = env(
+            &[
+                ("CRM_DB", "postgres://u:secret@h/db"),
+                ("PGKEEL_LOCK_TIMEOUT", "1s"),
+            ],
+            &[],
+        );
+        let c = resolve(Some(file), &e, &Overrides::default()).unwrap();
+        assert_eq!(c.folders.len(), 2);
+        assert_eq!(c.history_schema, "keel");
+        assert_eq!(c.lock_wait_timeout, Duration::from_secs(120));
+        assert_eq!(c.lock_timeout, Duration::from_secs(1));
+        assert_eq!(c.statement_timeout, Duration::from_secs(30));
+        assert_eq!(c.log_file, None);
+        assert_eq!(c.database_url_source.as_deref(), Some("env CRM_DB"));
+        assert_eq!(c.database_display(), "postgres://u:***@h/db");
+        let flags = Overrides {
+            database_url: Some("postgres://x@y/z".into()),
+            folders: vec!["db".into()],
+            history_schema: Some("other".into()),
+            ..Overrides::default()
+        };
+        let c = resolve(Some(file), &e, &flags).unwrap();
+        assert_eq!(c.folders, ["db"]);
+        assert_eq!(c.history_schema, "other");
+        assert_eq!(c.database_url.as_deref(), Some("postgres://x@y/z"));
+    }
+
+    #[test]
+    fn mistakes_are_errors_with_a_location() {
+        let e = resolve(
+            Some("[migrations]\nfolderz = [\"x\"]\n"),
+            &env(&[], &[]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("folderz") && e.contains("line 2"), "{e}");
+        let e = resolve(
+            Some("[apply]\nlock_timeout = \"5 parsecs\"\n"),
+            &env(&[], &[]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("invalid duration"), "{e}");
+        let e = resolve(
+            Some("[history]\nschema = \"Bad-Name\"\n"),
+            &env(&[], &[]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("lower-case identifier"));
+        let e = resolve(
+            None,
+            &env(&[("PGKEEL_STRICT", "maybe")], &[]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("PGKEEL_STRICT"));
+        let flags = Overrides {
+            folders: vec!["../elsewhere".into()],
+            ..Overrides::default()
+        };
+        assert!(resolve(None, &env(&[], &[]), &flags).is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:p%40ss@h:5432/db?sslmode=require"),
+            "postgres://u:***@h:5432/db?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgresql://u@h/db?password=x&application_name=a"),
+            "postgresql://u@h/db?password=***&application_name=a"
+        );
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+        assert_eq!(
+            redact_url("host=h password=secret user=u"),
+            "host=h password=*** user=u"
+        );
+        assert_eq!(
+            redact_url("host=h password = 'se cret\\' x' user=u"),
+            "host=h password=*** user=u"
+        );
+    }
+}

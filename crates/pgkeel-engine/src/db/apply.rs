@@ -1,0 +1,473 @@
+//! Running migrations: segments, pipelining, history updates, failures and dry runs.
+//!
+//! A transactional segment is sent as one pipeline of simple queries — `BEGIN`, each statement,
+//! the history update, `COMMIT` — written to the socket at once and read back in order. That is
+//! one network round trip per segment however many statements it has, yet each statement still
+//! gets its own result, so a failure is pinned to its statement (every later query in the
+//! pipeline then fails with SQLSTATE 25P02 and the final `COMMIT` turns into a rollback, so
+//! nothing of the segment survives). A non-transactional statement is sent alone and awaited,
+//! then its progress is recorded: a rerun resumes after the last completed segment.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio_postgres::error::{ErrorPosition, SqlState};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+use super::history::{HistoryTables, RunningRow};
+use crate::error::{Error, MigrationFailure, Result};
+use crate::events::{Event, Events};
+use crate::migration::{Migration, Prepared};
+use crate::statements::LineIndex;
+
+/// What one applied migration took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    pub version: String,
+    pub name: String,
+    pub path: String,
+    pub checksum: String,
+    pub duration_ms: u64,
+    pub statements: usize,
+    pub segments: usize,
+    /// Segments skipped because an earlier run completed them.
+    pub resumed_from: usize,
+    pub notes: Vec<String>,
+}
+
+/// A migration to run, with where to start.
+pub struct Job<'a> {
+    pub migration: &'a Migration,
+    pub prepared: &'a Prepared,
+    /// The version text as recorded in history (normally the file's).
+    pub history_version: &'a str,
+    /// Segments already completed by an earlier run.
+    pub resume_from: usize,
+}
+
+/// Runs migrations on one connection.
+pub struct Executor<'a> {
+    client: &'a Client,
+    history: &'a HistoryTables,
+    session_setup: String,
+}
+
+type QueryResult = std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>;
+
+impl<'a> Executor<'a> {
+    pub fn new(
+        client: &'a Client,
+        history: &'a HistoryTables,
+        lock_timeout: Duration,
+        statement_timeout: Duration,
+    ) -> Executor<'a> {
+        // RESET ALL first: a SET in one migration must not leak into the next.
+        let session_setup = format!(
+            "RESET ALL; SET lock_timeout = {}; SET statement_timeout = {};",
+            lock_timeout.as_millis(),
+            statement_timeout.as_millis()
+        );
+        Executor {
+            client,
+            history,
+            session_setup,
+        }
+    }
+
+    /// Send `queries` as one pipeline and collect every result, in order.
+    async fn pipeline(&self, queries: &[String]) -> Vec<QueryResult> {
+        let futures: Vec<_> = queries
+            .iter()
+            .map(|q| Box::pin(self.client.simple_query(q)))
+            .collect();
+        OrderedJoin::new(futures).await
+    }
+
+    /// Apply one migration (from its resume point). On failure the failure is recorded in
+    /// history and returned as [`Error::MigrationFailed`].
+    pub async fn apply(&self, job: &Job<'_>, events: &dyn Events) -> Result<Applied> {
+        let m = job.migration;
+        let p = job.prepared;
+        let total = p.segments.len();
+        let started = Instant::now();
+        let running = self.history.mark_running_sql(&RunningRow {
+            version: job.history_version,
+            name: &m.name,
+            path: &m.path,
+            checksum: &m.checksum,
+            statements: p.statements.len(),
+            segments: total,
+        });
+        let mut prefix = Some(format!("{} {running}", self.session_setup));
+
+        for seg_no in job.resume_from..total {
+            let seg = &p.segments[seg_no];
+            let last = seg_no + 1 == total;
+            let progress = if last {
+                self.history
+                    .finish_sql(job.history_version, total, &m.checksum, &m.path)
+            } else {
+                self.history
+                    .segment_done_sql(job.history_version, seg_no + 1)
+            };
+            if seg.transactional {
+                let mut queries = Vec::with_capacity(seg.statements.len() + 4);
+                let offset = usize::from(prefix.is_some());
+                if let Some(pre) = prefix.take() {
+                    queries.push(pre);
+                }
+                queries.push("BEGIN".to_string());
+                queries.extend(
+                    p.statements[seg.statements.clone()]
+                        .iter()
+                        .map(|s| s.sql.clone()),
+                );
+                queries.push(progress);
+                queries.push("COMMIT".to_string());
+                let results = self.pipeline(&queries).await;
+                if let Some((i, e)) = first_error(&results) {
+                    let stmt = (i > offset && i <= offset + seg.statements.len())
+                        .then(|| seg.statements.start + i - offset - 1);
+                    let where_ = if i < offset {
+                        "while preparing the session and history row"
+                    } else if stmt.is_none() {
+                        "while committing"
+                    } else {
+                        ""
+                    };
+                    return Err(self.fail(job, seg_no, stmt, e, where_, events).await);
+                }
+            } else {
+                if let Some(pre) = prefix.take() {
+                    if let Err(e) = self.client.simple_query(&pre).await {
+                        return Err(self
+                            .fail(
+                                job,
+                                seg_no,
+                                None,
+                                &e,
+                                "while preparing the session and history row",
+                                events,
+                            )
+                            .await);
+                    }
+                }
+                let idx = seg.statements.start;
+                if let Err(e) = self.client.simple_query(&p.statements[idx].sql).await {
+                    return Err(self.fail(job, seg_no, Some(idx), &e, "", events).await);
+                }
+                let record = if last {
+                    format!("BEGIN; {progress}; COMMIT;")
+                } else {
+                    progress
+                };
+                if let Err(e) = self.client.batch_execute(&record).await {
+                    let _ = self.client.batch_execute("ROLLBACK").await;
+                    return Err(Error::db(
+                        format!(
+                            "migration {} ran statement {} but recording its progress failed; `pgkeel status` shows where it stands",
+                            m.version,
+                            idx + 1
+                        ),
+                        e,
+                    ));
+                }
+            }
+            events.event(Event::SegmentDone {
+                version: m.version.to_string(),
+                segment: seg_no + 1,
+                segments: total,
+            });
+        }
+        if total == 0 || job.resume_from >= total {
+            // Nothing to run (comment-only file, or every segment was already done): still
+            // record it as applied.
+            let sql = format!(
+                "{} {} BEGIN; {}; COMMIT;",
+                self.session_setup,
+                running,
+                self.history
+                    .finish_sql(job.history_version, total, &m.checksum, &m.path)
+            );
+            self.client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| Error::db(format!("recording migration {}", m.version), e))?;
+        }
+        Ok(Applied {
+            version: m.version.to_string(),
+            name: m.name.clone(),
+            path: m.path.clone(),
+            checksum: m.checksum.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            statements: p.statements.len(),
+            segments: total,
+            resumed_from: job.resume_from,
+            notes: p.notes.clone(),
+        })
+    }
+
+    /// Build the failure, record it in history, and return it as an error.
+    async fn fail(
+        &self,
+        job: &Job<'_>,
+        segment: usize,
+        statement: Option<usize>,
+        e: &tokio_postgres::Error,
+        where_: &str,
+        events: &dyn Events,
+    ) -> Error {
+        let m = job.migration;
+        let p = job.prepared;
+        let seg = &p.segments[segment];
+        let total = p.segments.len();
+        let mut outcome = if segment == 0 {
+            if seg.transactional {
+                "nothing of this migration was applied: its transaction was rolled back".to_string()
+            } else {
+                "the statement ran outside a transaction; nothing after it ran".to_string()
+            }
+        } else {
+            format!(
+                "segments 1–{segment} of {total} completed and stay applied; segment {} {}",
+                segment + 1,
+                if seg.transactional {
+                    "was rolled back"
+                } else {
+                    "did not complete"
+                }
+            )
+        };
+        if let Some(reason) = statement.and_then(|i| p.statements[i].non_transactional) {
+            if reason.starts_with("CREATE INDEX") || reason.starts_with("REINDEX") {
+                outcome.push_str(
+                    "; a failed CONCURRENTLY build can leave an INVALID index behind: drop it before retrying",
+                );
+            }
+        }
+        outcome.push_str(&format!(
+            ". Fix the cause, run `pgkeel repair --resolve-failed {}`, then `pgkeel up`{}",
+            m.version,
+            if segment > 0 {
+                format!(" (it resumes at segment {})", segment + 1)
+            } else {
+                String::new()
+            }
+        ));
+        let mut failure = failure_from(m, p, statement, e, outcome);
+        if !where_.is_empty() {
+            failure.message = format!("{} ({where_})", failure.message);
+        }
+        events.event(Event::MigrationFailed {
+            version: m.version.to_string(),
+        });
+        let json = serde_json::to_string(&failure).unwrap_or_else(|_| "{}".into());
+        if self.client.is_closed() {
+            failure.outcome.push_str(
+                " (the connection was lost, so the failure could not be recorded in history)",
+            );
+        } else if let Err(rec) = self
+            .client
+            .batch_execute(&self.history.fail_sql(job.history_version, &json))
+            .await
+        {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            tracing::warn!(
+                "could not record the failure of {}: {}",
+                m.version,
+                super::describe_pg_error(&rec)
+            );
+        }
+        Error::MigrationFailed(Box::new(failure))
+    }
+
+    /// Run `jobs`' transactional statements in one transaction that is rolled back. Statements
+    /// that cannot run in a transaction are listed, not run. Stops at the first failure.
+    pub async fn dry_run(&self, jobs: &[Job<'_>]) -> Result<DryRun> {
+        let mut report = DryRun::default();
+        self.client
+            .batch_execute(&format!("{} BEGIN;", self.session_setup))
+            .await
+            .map_err(|e| Error::db("starting the dry run", e))?;
+        for job in jobs {
+            let p = job.prepared;
+            let mut run = Vec::new();
+            let mut skipped = Vec::new();
+            for seg in &p.segments[job.resume_from.min(p.segments.len())..] {
+                for i in seg.statements.clone() {
+                    if seg.transactional {
+                        run.push(i);
+                    } else {
+                        let s = &p.statements[i];
+                        skipped.push(SkippedStatement {
+                            statement: i + 1,
+                            line: s.line,
+                            kind: s.kind.clone(),
+                            reason: s.non_transactional.unwrap_or("-- pgkeel:no-transaction"),
+                        });
+                    }
+                }
+            }
+            let mut queries = Vec::with_capacity(run.len());
+            queries.extend(run.iter().map(|i| p.statements[*i].sql.clone()));
+            let results = self.pipeline(&queries).await;
+            let item = DryRunItem {
+                version: job.migration.version.to_string(),
+                path: job.migration.path.clone(),
+                statements_run: run.len(),
+                skipped,
+                notes: p.notes.clone(),
+            };
+            if let Some((i, e)) = first_error(&results) {
+                let failure = failure_from(
+                    job.migration,
+                    p,
+                    Some(run[i]),
+                    e,
+                    "dry run: everything was rolled back, nothing changed".to_string(),
+                );
+                report.items.push(item);
+                report.failure = Some(failure);
+                break;
+            }
+            report.items.push(item);
+        }
+        self.client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(|e| Error::db("rolling back the dry run", e))?;
+        Ok(report)
+    }
+}
+
+/// The outcome of a dry run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DryRun {
+    pub items: Vec<DryRunItem>,
+    pub failure: Option<MigrationFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DryRunItem {
+    pub version: String,
+    pub path: String,
+    pub statements_run: usize,
+    /// Non-transactional statements, listed rather than run.
+    pub skipped: Vec<SkippedStatement>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedStatement {
+    pub statement: usize,
+    pub line: usize,
+    pub kind: String,
+    pub reason: &'static str,
+}
+
+/// The first real error of a pipeline: later queries only echo it with 25P02
+/// (in_failed_sql_transaction).
+fn first_error(results: &[QueryResult]) -> Option<(usize, &tokio_postgres::Error)> {
+    let mut fallback = None;
+    for (i, r) in results.iter().enumerate() {
+        if let Err(e) = r {
+            if e.code() != Some(&SqlState::IN_FAILED_SQL_TRANSACTION) {
+                return Some((i, e));
+            }
+            fallback.get_or_insert((i, e));
+        }
+    }
+    fallback
+}
+
+/// Turn a driver error into a [`MigrationFailure`] with the file position of the statement, or
+/// of the exact character the server pointed at.
+pub(crate) fn failure_from(
+    m: &Migration,
+    p: &Prepared,
+    statement: Option<usize>,
+    e: &tokio_postgres::Error,
+    outcome: String,
+) -> MigrationFailure {
+    let db = e.as_db_error();
+    let (line, column) = match statement.map(|i| &p.statements[i]) {
+        Some(s) => {
+            let mut offset = s.offset;
+            if let Some(ErrorPosition::Original(pos)) = db.and_then(|d| d.position()) {
+                let chars = (*pos as usize).saturating_sub(1);
+                offset += s
+                    .sql
+                    .char_indices()
+                    .nth(chars)
+                    .map_or(s.sql.len(), |(b, _)| b);
+            }
+            let (l, c) = LineIndex::new(&m.content).position(offset);
+            (Some(l), Some(c))
+        }
+        None => (None, None),
+    };
+    // An unsplit migration (the parser could not read it) has no statement numbers.
+    let statement = statement
+        .filter(|_| p.parse_issues.is_empty())
+        .map(|i| i + 1);
+    MigrationFailure {
+        version: m.version.to_string(),
+        path: m.path.clone(),
+        statement,
+        line,
+        column,
+        sqlstate: db.map(|d| d.code().code().to_string()),
+        message: db.map_or_else(|| super::describe_pg_error(e), |d| d.message().to_string()),
+        detail: db.and_then(|d| d.detail().map(str::to_string)),
+        hint: db.and_then(|d| d.hint().map(str::to_string)),
+        context: db.and_then(|d| d.where_().map(str::to_string)),
+        outcome,
+    }
+}
+
+/// Polls futures strictly in index order, so the requests they send on first poll reach the
+/// server in that order (the pipeline depends on it), and collects every output.
+struct OrderedJoin<F: Future> {
+    futures: Vec<Option<Pin<Box<F>>>>,
+    outputs: Vec<Option<F::Output>>,
+}
+
+impl<F: Future> OrderedJoin<F> {
+    fn new(futures: Vec<Pin<Box<F>>>) -> Self {
+        let n = futures.len();
+        OrderedJoin {
+            futures: futures.into_iter().map(Some).collect(),
+            outputs: (0..n).map(|_| None).collect(),
+        }
+    }
+}
+
+impl<F: Future> Unpin for OrderedJoin<F> {}
+
+impl<F: Future> Future for OrderedJoin<F> {
+    type Output = Vec<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut pending = false;
+        for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(this.outputs.iter_mut().filter_map(Option::take).collect())
+        }
+    }
+}

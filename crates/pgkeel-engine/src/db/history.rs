@@ -1,0 +1,477 @@
+//! The history schema: creation, format upgrades, reads, and the SQL that records progress.
+//!
+//! The schema is versioned by `history_format`: each release knows a list of upgrade steps and
+//! applies the missing ones under the migration lock. A history written by a newer pgkeel is
+//! refused rather than misread.
+//!
+//! Tables (format 1), in schema `pgkeel` unless configured otherwise:
+//! - `migrations`: one row per migration version (see [`crate::history::HistoryRow`]).
+//! - `audit_log`: append-only (a trigger refuses UPDATE, DELETE and TRUNCATE) record of every
+//!   apply, failure, repair and baseline, with who did it and from where.
+
+use tokio_postgres::Client;
+
+use super::{ident, literal};
+use crate::error::{Error, Result};
+use crate::history::{HistoryRow, Status};
+
+/// The history format this release writes.
+pub const FORMAT: i32 = 1;
+
+/// Upgrade steps: `STEPS[n]` takes the history from format `n` to `n + 1`. `{s}` is the quoted
+/// schema name.
+const STEPS: &[&str] = &[r#"
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE {s}.history_format (
+    format      integer     NOT NULL,
+    upgraded_at timestamptz NOT NULL DEFAULT now(),
+    upgraded_by text        NOT NULL DEFAULT current_user
+);
+CREATE TABLE {s}.migrations (
+    version          text        PRIMARY KEY,
+    name             text        NOT NULL,
+    path             text        NOT NULL,
+    checksum         text        NOT NULL,
+    status           text        NOT NULL CHECK (status IN ('running','applied','baselined','failed','pending','rolled_back')),
+    statements       integer     NOT NULL DEFAULT 0,
+    segments_total   integer     NOT NULL DEFAULT 1,
+    segments_done    integer     NOT NULL DEFAULT 0,
+    started_at       timestamptz,
+    finished_at      timestamptz,
+    duration_ms      bigint,
+    applied_by       text        NOT NULL DEFAULT current_user,
+    application_name text        DEFAULT current_setting('application_name'),
+    client_addr      text        DEFAULT inet_client_addr()::text,
+    backend_pid      integer,
+    error            jsonb
+);
+COMMENT ON TABLE {s}.migrations IS 'pgkeel migration history: one row per migration version';
+CREATE TABLE {s}.audit_log (
+    id               bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at               timestamptz NOT NULL DEFAULT clock_timestamp(),
+    action           text        NOT NULL,
+    version          text,
+    actor            text        NOT NULL DEFAULT current_user,
+    application_name text        DEFAULT current_setting('application_name'),
+    client_addr      text        DEFAULT inet_client_addr()::text,
+    details          jsonb       NOT NULL DEFAULT '{}'::jsonb
+);
+COMMENT ON TABLE {s}.audit_log IS 'pgkeel audit log: append-only record of applies, failures, repairs and baselines';
+CREATE FUNCTION {s}.audit_log_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'the pgkeel audit log is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$fn$;
+CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON {s}.audit_log
+    FOR EACH ROW EXECUTE FUNCTION {s}.audit_log_is_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON {s}.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_log_is_append_only();
+"#];
+
+/// Names of the history tables, quoted, for one schema.
+#[derive(Debug, Clone)]
+pub struct HistoryTables {
+    pub schema: String,
+    q: String,
+}
+
+impl HistoryTables {
+    pub fn new(schema: &str) -> HistoryTables {
+        HistoryTables {
+            schema: schema.to_string(),
+            q: ident(schema),
+        }
+    }
+
+    /// The format of the existing history, or `None` when there is none yet.
+    pub async fn format(&self, client: &Client) -> Result<Option<i32>> {
+        let exists = client
+            .query_one(
+                "SELECT to_regclass(format('%I.history_format', $1::text)) IS NOT NULL",
+                &[&self.schema],
+            )
+            .await
+            .map_err(|e| Error::db("reading the history format", e))?;
+        if !exists.get::<_, bool>(0) {
+            return Ok(None);
+        }
+        let row = client
+            .query_one(
+                &format!("SELECT max(format) FROM {}.history_format", self.q),
+                &[],
+            )
+            .await
+            .map_err(|e| Error::db("reading the history format", e))?;
+        Ok(row.get::<_, Option<i32>>(0))
+    }
+
+    /// Create the history or upgrade it to [`FORMAT`]. Call only while holding the lock.
+    /// Returns the format it upgraded to, if it changed anything.
+    pub async fn ensure(&self, client: &Client) -> Result<Option<i32>> {
+        let current = self.format(client).await?.unwrap_or(0);
+        if current > FORMAT {
+            return Err(Error::HistoryTooNew {
+                schema: self.schema.clone(),
+                found: current,
+                supported: FORMAT,
+            });
+        }
+        if current == FORMAT {
+            return Ok(None);
+        }
+        let mut sql = String::from("BEGIN;\n");
+        for step in &STEPS[current as usize..] {
+            sql.push_str(&step.replace("{s}", &self.q));
+        }
+        sql.push_str(&format!(
+            "INSERT INTO {q}.history_format (format) VALUES ({FORMAT});\n\
+             INSERT INTO {q}.audit_log (action, details) VALUES ('history_upgrade', jsonb_build_object('from', {current}, 'to', {FORMAT}));\n\
+             COMMIT;",
+            q = self.q
+        ));
+        if let Err(e) = client.batch_execute(&sql).await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(Error::db(
+                format!("creating the history schema {}", self.schema),
+                e,
+            ));
+        }
+        Ok(Some(FORMAT))
+    }
+
+    /// Every history row; empty when there is no history yet.
+    pub async fn load(&self, client: &Client) -> Result<Vec<HistoryRow>> {
+        match self.format(client).await? {
+            None => return Ok(Vec::new()),
+            Some(f) if f > FORMAT => {
+                return Err(Error::HistoryTooNew {
+                    schema: self.schema.clone(),
+                    found: f,
+                    supported: FORMAT,
+                })
+            }
+            Some(_) => {}
+        }
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT version, name, path, checksum, status, statements, segments_total, \
+                     segments_done, started_at, finished_at, duration_ms, applied_by, \
+                     application_name, client_addr, backend_pid, error \
+                     FROM {}.migrations",
+                    self.q
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| Error::db("reading migration history", e))?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.get(4);
+                Ok(HistoryRow {
+                    version: r.get(0),
+                    name: r.get(1),
+                    path: r.get(2),
+                    checksum: r.get(3),
+                    status: Status::parse(&status).ok_or_else(|| {
+                        Error::Refused(format!("history has an unknown status {status:?}"))
+                    })?,
+                    statements: r.get(5),
+                    segments_total: r.get(6),
+                    segments_done: r.get(7),
+                    started_at: r.get(8),
+                    finished_at: r.get(9),
+                    duration_ms: r.get(10),
+                    applied_by: r.get(11),
+                    application_name: r.get(12),
+                    client_addr: r.get(13),
+                    backend_pid: r.get(14),
+                    error: r.get(15),
+                })
+            })
+            .collect()
+    }
+
+    /// Mark a migration as running (insert or update its row), keeping the resume point of an
+    /// earlier partial run. Runs in its own transaction with asynchronous commit: it is a marker
+    /// for `status`, and losing it in a server crash loses nothing else.
+    pub fn mark_running_sql(&self, r: &RunningRow<'_>) -> String {
+        format!(
+            "BEGIN; SET LOCAL synchronous_commit = off; \
+             INSERT INTO {q}.migrations AS m (version, name, path, checksum, status, statements, segments_total, segments_done, started_at, finished_at, duration_ms, backend_pid, error) \
+             VALUES ({v}, {n}, {p}, {c}, 'running', {st}, {sg}, 0, clock_timestamp(), NULL, NULL, pg_backend_pid(), NULL) \
+             ON CONFLICT (version) DO UPDATE SET name = excluded.name, path = excluded.path, checksum = excluded.checksum, \
+             status = 'running', statements = excluded.statements, segments_total = excluded.segments_total, \
+             segments_done = CASE WHEN m.status = 'rolled_back' THEN 0 ELSE m.segments_done END, \
+             started_at = excluded.started_at, finished_at = NULL, duration_ms = NULL, backend_pid = excluded.backend_pid, \
+             applied_by = current_user, application_name = current_setting('application_name'), client_addr = inet_client_addr()::text, error = NULL; \
+             COMMIT;",
+            q = self.q,
+            v = literal(r.version),
+            n = literal(r.name),
+            p = literal(r.path),
+            c = literal(r.checksum),
+            st = r.statements,
+            sg = r.segments,
+        )
+    }
+
+    /// Record that `done` segments of `version` are complete.
+    pub fn segment_done_sql(&self, version: &str, done: usize) -> String {
+        format!(
+            "UPDATE {}.migrations SET segments_done = {done} WHERE version = {}",
+            self.q,
+            literal(version)
+        )
+    }
+
+    /// Mark `version` applied and append the audit row. Runs inside the migration's last
+    /// transaction, so the history row and the schema change commit together.
+    pub fn finish_sql(&self, version: &str, segments: usize, checksum: &str, path: &str) -> String {
+        format!(
+            "UPDATE {q}.migrations SET status = 'applied', segments_done = {segments}, finished_at = clock_timestamp(), \
+             duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint, error = NULL \
+             WHERE version = {v}; \
+             INSERT INTO {q}.audit_log (action, version, details) VALUES ('apply', {v}, jsonb_build_object('checksum', {c}, 'path', {p}))",
+            q = self.q,
+            v = literal(version),
+            c = literal(checksum),
+            p = literal(path),
+        )
+    }
+
+    /// Record a failure (its own transaction, after the failed one ended).
+    pub fn fail_sql(&self, version: &str, error_json: &str) -> String {
+        format!(
+            "BEGIN; UPDATE {q}.migrations SET status = 'failed', finished_at = clock_timestamp(), \
+             duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint, error = {e}::jsonb \
+             WHERE version = {v}; \
+             INSERT INTO {q}.audit_log (action, version, details) VALUES ('fail', {v}, {e}::jsonb); COMMIT;",
+            q = self.q,
+            v = literal(version),
+            e = literal(error_json),
+        )
+    }
+
+    /// Accept the file's checksum for a recorded migration (`repair --accept-checksum`).
+    pub async fn accept_checksum(
+        &self,
+        client: &mut Client,
+        version: &str,
+        checksum: &str,
+        path: &str,
+    ) -> Result<String> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| Error::db("starting repair", e))?;
+        let old = tx
+            .query_one(
+                &format!(
+                    "SELECT checksum FROM {}.migrations WHERE version = $1 FOR UPDATE",
+                    self.q
+                ),
+                &[&version],
+            )
+            .await
+            .map_err(|e| Error::db("reading the recorded checksum", e))?;
+        let old: String = old.get(0);
+        tx.execute(
+            &format!(
+                "UPDATE {}.migrations SET checksum = $2, path = $3 WHERE version = $1",
+                self.q
+            ),
+            &[&version, &checksum, &path],
+        )
+        .await
+        .map_err(|e| Error::db("updating the checksum", e))?;
+        self.audit(
+            &tx,
+            "repair_accept_checksum",
+            Some(version),
+            serde_json::json!({"old_checksum": old, "new_checksum": checksum, "path": path}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| Error::db("committing repair", e))?;
+        Ok(old)
+    }
+
+    /// Remove the row of a migration whose file was deleted (`repair --forget`).
+    pub async fn forget(&self, client: &mut Client, row: &HistoryRow) -> Result<()> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| Error::db("starting repair", e))?;
+        tx.execute(
+            &format!("DELETE FROM {}.migrations WHERE version = $1", self.q),
+            &[&row.version],
+        )
+        .await
+        .map_err(|e| Error::db("deleting the history row", e))?;
+        self.audit(
+            &tx,
+            "repair_forget",
+            Some(&row.version),
+            serde_json::to_value(row).unwrap_or_default(),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| Error::db("committing repair", e))
+    }
+
+    /// Resolve a failed (or interrupted) migration: with no completed segment its row goes (the
+    /// next `up` runs it from the start); otherwise it becomes `pending` with its resume point.
+    pub async fn resolve_failed(
+        &self,
+        client: &mut Client,
+        row: &HistoryRow,
+        checksum: &str,
+    ) -> Result<()> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| Error::db("starting repair", e))?;
+        if row.segments_done == 0 {
+            tx.execute(
+                &format!("DELETE FROM {}.migrations WHERE version = $1", self.q),
+                &[&row.version],
+            )
+            .await
+        } else {
+            tx.execute(
+                &format!(
+                    "UPDATE {}.migrations SET status = 'pending', checksum = $2 WHERE version = $1",
+                    self.q
+                ),
+                &[&row.version, &checksum],
+            )
+            .await
+        }
+        .map_err(|e| Error::db("resolving the failed migration", e))?;
+        self.audit(
+            &tx,
+            "repair_resolve_failed",
+            Some(&row.version),
+            serde_json::json!({"previous_status": row.status, "error": row.error, "segments_done": row.segments_done, "checksum": checksum}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| Error::db("committing repair", e))
+    }
+
+    /// Record migrations as baselined (applied without running them).
+    pub async fn baseline(
+        &self,
+        client: &mut Client,
+        up_to: &str,
+        rows: &[(String, String, String, String)],
+    ) -> Result<()> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| Error::db("starting baseline", e))?;
+        let insert = format!(
+            "INSERT INTO {}.migrations (version, name, path, checksum, status, segments_total, segments_done, started_at, finished_at, duration_ms) \
+             VALUES ($1, $2, $3, $4, 'baselined', 0, 0, now(), now(), 0)",
+            self.q
+        );
+        let stmt = tx
+            .prepare(&insert)
+            .await
+            .map_err(|e| Error::db("preparing baseline", e))?;
+        for (v, n, p, c) in rows {
+            tx.execute(&stmt, &[v, n, p, c])
+                .await
+                .map_err(|e| Error::db(format!("baselining {v}"), e))?;
+        }
+        let versions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        self.audit(
+            &tx,
+            "baseline",
+            Some(up_to),
+            serde_json::json!({"versions": versions}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| Error::db("committing baseline", e))
+    }
+
+    async fn audit(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        action: &str,
+        version: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        tx.execute(
+            &format!(
+                "INSERT INTO {}.audit_log (action, version, details) VALUES ($1, $2, $3)",
+                self.q
+            ),
+            &[&action, &version, &details],
+        )
+        .await
+        .map_err(|e| Error::db("writing the audit log", e))?;
+        Ok(())
+    }
+
+    /// The audit log, newest first (for `pgkeel history --audit` and tests).
+    pub async fn audit_log(&self, client: &Client, limit: i64) -> Result<Vec<AuditEntry>> {
+        if self.format(client).await?.is_none() {
+            return Ok(Vec::new());
+        }
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT id, at, action, version, actor, application_name, client_addr, details \
+                     FROM {}.audit_log ORDER BY id DESC LIMIT $1",
+                    self.q
+                ),
+                &[&limit],
+            )
+            .await
+            .map_err(|e| Error::db("reading the audit log", e))?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                id: r.get(0),
+                at: r.get(1),
+                action: r.get(2),
+                version: r.get(3),
+                actor: r.get(4),
+                application_name: r.get(5),
+                client_addr: r.get(6),
+                details: r.get(7),
+            })
+            .collect())
+    }
+}
+
+/// What [`HistoryTables::mark_running_sql`] records.
+pub struct RunningRow<'a> {
+    pub version: &'a str,
+    pub name: &'a str,
+    pub path: &'a str,
+    pub checksum: &'a str,
+    pub statements: usize,
+    pub segments: usize,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub action: String,
+    pub version: Option<String>,
+    pub actor: String,
+    pub application_name: Option<String>,
+    pub client_addr: Option<String>,
+    pub details: serde_json::Value,
+}

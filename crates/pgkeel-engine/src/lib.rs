@@ -1,0 +1,25 @@
+//! pgkeel-engine: everything pgkeel knows about migrations, for the CLI and the MCP server.
+//!
+//! Pure parts (no I/O, unit-tested): [`version`], [`checksum`], [`statements`], [`migration`],
+//! [`discovery`], [`plan`], [`config`], [`history`] (types). Parts that touch the world:
+//! [`source`] (reads migration folders), [`db`] (every SQL statement pgkeel sends), and
+//! [`migrator`], which ties them together into the operations both faces call.
+
+pub mod checksum;
+pub mod config;
+pub mod db;
+pub mod discovery;
+pub mod error;
+pub mod events;
+pub mod history;
+pub mod migration;
+pub mod migrator;
+pub mod plan;
+pub mod source;
+pub mod statements;
+pub mod version;
+
+pub use config::{Config, Overrides};
+pub use error::{Error, LockHolder, MigrationFailure, Result};
+pub use events::{Event, Events, NoEvents};
+pub use migrator::Migrator;

@@ -1,0 +1,347 @@
+//! A migration as read from disk, and the execution plan of its statements (segments).
+//!
+//! Pure: no I/O. Directives live in comments at the top of a file:
+//! - `-- pgkeel:no-transaction`: run every statement on its own, outside a transaction.
+//! - `-- pgkeel:down` (on a line of its own, anywhere): what follows is the down migration.
+//!
+//! An unknown `-- pgkeel:` directive is an error, never ignored: a misspelt `no-transaction`
+//! would otherwise silently change how a migration runs.
+
+use serde::Serialize;
+
+use crate::checksum;
+use crate::statements::{self, ParseIssue, Statement, TxControl};
+use crate::version::Version;
+
+/// Where a migration's down SQL comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum DownSource {
+    /// A `-- pgkeel:down` section in the migration file itself.
+    Section,
+    /// A sibling `NAME.down.sql` file.
+    File { path: String },
+}
+
+/// The down migration attached to a migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Down {
+    #[serde(flatten)]
+    pub source: DownSource,
+    /// Checksum of the down SQL (for a section: of the section's text).
+    pub checksum: String,
+}
+
+/// A migration file: version, name, content and checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Migration {
+    pub version: Version,
+    pub name: String,
+    /// Path relative to the project root, with `/` separators.
+    pub path: String,
+    /// SHA-256 of the normalised content (see [`checksum`]).
+    pub checksum: String,
+    #[serde(skip)]
+    pub content: String,
+    /// Byte range of the up part within `content`.
+    #[serde(skip)]
+    pub up_range: std::ops::Range<usize>,
+    /// The down part, when the file has a `-- pgkeel:down` section (byte range in `content`).
+    #[serde(skip)]
+    pub down_range: Option<std::ops::Range<usize>>,
+    pub no_transaction: bool,
+    pub down: Option<Down>,
+    /// Text of a sibling `.down.sql` file, if any.
+    #[serde(skip)]
+    pub down_file_content: Option<String>,
+}
+
+/// A problem with a migration's directives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectiveError {
+    pub line: usize,
+    pub message: String,
+}
+
+const DIRECTIVE_PREFIX: &str = "-- pgkeel:";
+
+impl Migration {
+    /// Build a migration from a file's (already UTF-8) text.
+    pub fn from_text(
+        version: Version,
+        name: String,
+        path: String,
+        raw: &str,
+    ) -> Result<Migration, DirectiveError> {
+        let content = checksum::normalize(raw);
+        let checksum = checksum::sha256_hex(content.as_bytes());
+        let mut no_transaction = false;
+        let mut down_at: Option<usize> = None;
+        let mut in_header = true;
+        let mut offset = 0;
+        for (i, line) in content.split_inclusive('\n').enumerate() {
+            let trimmed = line.trim();
+            let lineno = i + 1;
+            if let Some(directive) = trimmed.strip_prefix(DIRECTIVE_PREFIX) {
+                match directive.trim() {
+                    "no-transaction" if in_header && down_at.is_none() => no_transaction = true,
+                    "no-transaction" => {
+                        return Err(DirectiveError {
+                            line: lineno,
+                            message: "`-- pgkeel:no-transaction` must be in the comments at the top of the file, before any SQL".into(),
+                        })
+                    }
+                    "down" if down_at.is_none() => down_at = Some(offset),
+                    "down" => {
+                        return Err(DirectiveError {
+                            line: lineno,
+                            message: "a second `-- pgkeel:down` line; a migration has one down section".into(),
+                        })
+                    }
+                    other => {
+                        return Err(DirectiveError {
+                            line: lineno,
+                            message: format!(
+                                "unknown directive `-- pgkeel:{other}` (known: no-transaction, down)"
+                            ),
+                        })
+                    }
+                }
+            } else if !(trimmed.is_empty() || trimmed.starts_with("--")) {
+                in_header = false;
+            }
+            offset += line.len();
+        }
+        let (up_range, down_range) = match down_at {
+            Some(at) => {
+                // The down section starts after the directive line.
+                let after = content[at..]
+                    .find('\n')
+                    .map_or(content.len(), |n| at + n + 1);
+                (0..at, Some(after..content.len()))
+            }
+            None => (0..content.len(), None),
+        };
+        let down = down_range.as_ref().map(|r| Down {
+            source: DownSource::Section,
+            checksum: checksum::sha256_hex(content[r.clone()].as_bytes()),
+        });
+        Ok(Migration {
+            version,
+            name,
+            path,
+            checksum,
+            content,
+            up_range,
+            down_range,
+            no_transaction,
+            down,
+            down_file_content: None,
+        })
+    }
+
+    /// The SQL of the up part.
+    pub fn up_sql(&self) -> &str {
+        &self.content[self.up_range.clone()]
+    }
+
+    /// Attach a sibling `.down.sql` file. A file with both a section and a sibling is ambiguous.
+    pub fn attach_down_file(&mut self, path: String, raw: &str) -> Result<(), String> {
+        if self.down.is_some() {
+            return Err(format!(
+                "{} has a `-- pgkeel:down` section and a sibling {path}; keep one",
+                self.path
+            ));
+        }
+        let text = checksum::normalize(raw);
+        self.down = Some(Down {
+            source: DownSource::File { path },
+            checksum: checksum::sha256_hex(text.as_bytes()),
+        });
+        self.down_file_content = Some(text);
+        Ok(())
+    }
+
+    /// Split the up part and arrange its statements into segments.
+    pub fn prepare(&self) -> Result<Prepared, PrepareError> {
+        let split = statements::split(&self.content, self.up_range.clone());
+        let mut statements = split.statements;
+        let mut notes = Vec::new();
+
+        // A file wrapped in BEGIN; … COMMIT; (common in hand-written Supabase migrations): pgkeel
+        // already runs the migration in one transaction, so the wrapper is dropped.
+        let wrapped = statements.len() >= 2
+            && statements.first().and_then(|s| s.transaction_control) == Some(TxControl::Begin)
+            && statements.last().and_then(|s| s.transaction_control) == Some(TxControl::Commit);
+        if wrapped && !self.no_transaction {
+            statements.pop();
+            statements.remove(0);
+            for (i, s) in statements.iter_mut().enumerate() {
+                s.index = i;
+            }
+            notes.push(
+                "the file's own BEGIN/COMMIT wrapper is skipped: pgkeel runs the migration in one transaction with its history row".to_string(),
+            );
+        }
+        if let Some(s) = statements.iter().find(|s| s.transaction_control.is_some()) {
+            return Err(PrepareError {
+                line: s.line,
+                column: s.column,
+                statement: s.index + 1,
+                message: format!(
+                    "transaction control ({}) inside a migration would break the transaction pgkeel runs it in; remove it (pgkeel commits each migration with its history row), or split the migration",
+                    s.kind
+                ),
+            });
+        }
+
+        let mut segments: Vec<Segment> = Vec::new();
+        for s in &statements {
+            let alone = self.no_transaction || s.non_transactional.is_some();
+            match segments.last_mut() {
+                Some(seg) if !alone && seg.transactional => seg.statements.end = s.index + 1,
+                _ => segments.push(Segment {
+                    transactional: !alone,
+                    statements: s.index..s.index + 1,
+                }),
+            }
+        }
+        Ok(Prepared {
+            statements,
+            segments,
+            parse_issues: split.parse_issues,
+            notes,
+        })
+    }
+}
+
+/// A migration that cannot be run as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrepareError {
+    pub line: usize,
+    pub column: usize,
+    /// 1-based statement number.
+    pub statement: usize,
+    pub message: String,
+}
+
+/// A run of statements executed as one unit: either one transaction (with the history update
+/// inside it), or a single statement that cannot run in a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Segment {
+    pub transactional: bool,
+    /// Indexes into [`Prepared::statements`].
+    pub statements: std::ops::Range<usize>,
+}
+
+/// A migration's statements and segments, ready to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prepared {
+    pub statements: Vec<Statement>,
+    pub segments: Vec<Segment>,
+    /// Syntax problems squawk found; the migration is then sent unsplit (see [`statements`]).
+    pub parse_issues: Vec<ParseIssue>,
+    /// Things worth telling the user about how the migration will run.
+    pub notes: Vec<String>,
+}
+
+impl Prepared {
+    pub fn non_transactional(&self) -> impl Iterator<Item = &Statement> {
+        self.statements
+            .iter()
+            .filter(|s| s.non_transactional.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mig(text: &str) -> Migration {
+        Migration::from_text(
+            Version::parse("001").unwrap(),
+            "x".into(),
+            "migrations/001_x.sql".into(),
+            text,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn mixed_migration_runs_as_segments() {
+        let m = mig("create table a(id int);\ninsert into a values (1);\ncreate index concurrently ai on a(id);\ncreate table b(id int);\n");
+        let p = m.prepare().unwrap();
+        assert_eq!(p.statements.len(), 4);
+        let segs: Vec<_> = p
+            .segments
+            .iter()
+            .map(|s| (s.transactional, s.statements.clone()))
+            .collect();
+        assert_eq!(segs, [(true, 0..2), (false, 2..3), (true, 3..4)]);
+    }
+
+    #[test]
+    fn no_transaction_directive_runs_each_statement_alone() {
+        let m = mig("-- a comment\n-- pgkeel:no-transaction\n\ncreate table a(id int);\ncreate table b(id int);\n");
+        assert!(m.no_transaction);
+        let p = m.prepare().unwrap();
+        assert_eq!(p.segments.len(), 2);
+        assert!(p.segments.iter().all(|s| !s.transactional));
+    }
+
+    #[test]
+    fn directive_errors_are_reported_with_their_line() {
+        let e = Migration::from_text(
+            Version::parse("1").unwrap(),
+            "x".into(),
+            "p".into(),
+            "-- pgkeel:no-transction\nselect 1;",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("unknown directive"));
+        let e = Migration::from_text(
+            Version::parse("1").unwrap(),
+            "x".into(),
+            "p".into(),
+            "select 1;\n-- pgkeel:no-transaction\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn down_section_is_split_off_and_checksummed() {
+        let m = mig("create table a(id int);\n-- pgkeel:down\ndrop table a;\n");
+        assert_eq!(m.up_sql(), "create table a(id int);\n");
+        assert_eq!(m.down.as_ref().unwrap().source, DownSource::Section);
+        let p = m.prepare().unwrap();
+        assert_eq!(p.statements.len(), 1);
+        let mut m2 = mig("create table a(id int);\n-- pgkeel:down\ndrop table a;\n");
+        assert!(m2
+            .attach_down_file("x.down.sql".into(), "drop table a;")
+            .is_err());
+    }
+
+    #[test]
+    fn begin_commit_wrapper_is_dropped_but_inner_control_is_refused() {
+        let p = mig("BEGIN;\ncreate table a(id int);\nCOMMIT;\n")
+            .prepare()
+            .unwrap();
+        assert_eq!(p.statements.len(), 1);
+        assert_eq!(p.statements[0].index, 0);
+        assert_eq!(p.notes.len(), 1);
+        let e = mig("create table a(id int);\ncommit;\ncreate table b(id int);\n")
+            .prepare()
+            .unwrap_err();
+        assert_eq!((e.line, e.statement), (2, 2));
+    }
+
+    #[test]
+    fn crlf_and_bom_files_prepare_like_lf_files() {
+        let a = mig("create table a(id int);\nselect 1;\n");
+        let b = mig("\u{feff}create table a(id int);\r\nselect 1;\r\n");
+        assert_eq!(a.checksum, b.checksum);
+        assert_eq!(a.prepare().unwrap(), b.prepare().unwrap());
+    }
+}

@@ -1,0 +1,627 @@
+//! The operations the CLI and the MCP server call: status, up (and dry runs), repair, baseline,
+//! new. Each ties discovery, planning, the lock, history and the executor together; neither face
+//! holds migration logic of its own.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::db::apply::{Applied, DryRun, Executor, Job};
+use crate::db::history::{AuditEntry, HistoryTables};
+use crate::db::lock::{self, MigrationLock};
+use crate::db::{self, Connection};
+use crate::discovery::{Discovered, Warning};
+use crate::error::{Error, LockHolder, MigrationFailure, Result};
+use crate::events::{Event, Events, NoEvents};
+use crate::history::Status;
+use crate::migration::Prepared;
+use crate::plan::{self, Counts, Plan, State};
+use crate::version::{self, Version};
+
+/// The engine's entry point.
+pub struct Migrator {
+    config: Config,
+    events: Arc<dyn Events>,
+}
+
+/// `status`: files against history.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub database: String,
+    pub history_schema: String,
+    /// False until the first `up` creates the history.
+    pub history_exists: bool,
+    pub plan: Plan,
+    pub counts: Counts,
+    pub warnings: Vec<Warning>,
+    /// Another applier holding the lock right now.
+    pub applier: Option<LockHolder>,
+}
+
+/// Options for `up`.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Apply up to and including this version.
+    pub to: Option<String>,
+    /// Run in a transaction that is rolled back; change nothing.
+    pub dry_run: bool,
+}
+
+/// What `up` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpReport {
+    pub dry_run: bool,
+    /// Migrations that were to run.
+    pub planned: Vec<String>,
+    pub applied: Vec<Applied>,
+    /// The migration that failed, when one did (applied ones before it stay applied).
+    pub failure: Option<MigrationFailure>,
+    /// The dry run's outcome, with `dry_run`.
+    pub dry_run_result: Option<DryRun>,
+    /// SQL the parser could not split (sent to the server unsplit), per version.
+    pub parse_warnings: Vec<Warning>,
+    pub warnings: Vec<Warning>,
+    pub history_created: bool,
+}
+
+/// A repair of history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepairAction {
+    /// Re-bless an intentionally edited file: record its current checksum.
+    AcceptChecksum(String),
+    /// Drop the history row of a migration whose file was deleted.
+    Forget(String),
+    /// Mark a failed (or interrupted) migration as fixed so `up` runs it again.
+    ResolveFailed(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepairReport {
+    pub action: &'static str,
+    pub version: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineReport {
+    pub version: String,
+    pub baselined: Vec<String>,
+    pub already_recorded: usize,
+}
+
+/// Which scheme `new` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NewScheme {
+    /// The scheme of the project's newest migration (timestamps for an empty project).
+    #[default]
+    Auto,
+    Sequential,
+    Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewReport {
+    pub version: String,
+    pub path: String,
+}
+
+impl Migrator {
+    pub fn new(config: Config) -> Migrator {
+        Migrator {
+            config,
+            events: Arc::new(NoEvents),
+        }
+    }
+
+    /// Send progress events to `events`.
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Migrator {
+        self.events = events;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn history(&self) -> HistoryTables {
+        HistoryTables::new(&self.config.history_schema)
+    }
+
+    fn url(&self) -> Result<&str> {
+        self.config.database_url.as_deref().ok_or_else(|| {
+            Error::Config(
+                "no database URL: set DATABASE_URL (or the variable named by [database] url_env in pgkeel.toml), or pass --database-url".into(),
+            )
+        })
+    }
+
+    async fn connect(&self, purpose: &str) -> Result<Connection> {
+        db::connect(self.url()?, purpose, Some(self.events.clone())).await
+    }
+
+    /// Read the migration folders.
+    pub fn discover(&self) -> Result<Discovered> {
+        crate::source::discover(&self.config)
+    }
+
+    /// Files against history. Changes nothing (creates no history).
+    pub async fn status(&self) -> Result<StatusReport> {
+        let discovered = self.discover()?;
+        let conn = self.connect("status").await?;
+        let history = self.history();
+        let history_exists = history.format(&conn.client).await?.is_some();
+        let rows = history.load(&conn.client).await?;
+        let applier = lock::current_holder(&conn, &self.config.history_schema).await?;
+        let plan = plan::build(&discovered.migrations, &rows, applier.is_some());
+        Ok(StatusReport {
+            database: self.config.database_display(),
+            history_schema: self.config.history_schema.clone(),
+            history_exists,
+            counts: plan.counts(),
+            plan,
+            warnings: discovered.warnings,
+            applier,
+        })
+    }
+
+    async fn take_lock(&self) -> Result<MigrationLock> {
+        let conn = self.connect("lock").await?;
+        MigrationLock::acquire(
+            conn,
+            &self.config.history_schema,
+            self.config.lock_wait_timeout,
+            self.events.as_ref(),
+        )
+        .await
+    }
+
+    /// Apply pending migrations (or dry-run them).
+    pub async fn up(&self, opts: &UpOptions) -> Result<UpReport> {
+        let discovered = self.discover()?;
+        let to = match &opts.to {
+            Some(t) => {
+                let v = Version::parse(t)
+                    .ok_or_else(|| Error::UnknownVersion { version: t.clone() })?;
+                if discovered.find(&v).is_none() {
+                    return Err(Error::UnknownVersion { version: t.clone() });
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let conn = self
+            .connect(if opts.dry_run { "dry-run" } else { "up" })
+            .await?;
+        let history = self.history();
+        let mut report = UpReport {
+            dry_run: opts.dry_run,
+            warnings: discovered.warnings.clone(),
+            ..UpReport::default()
+        };
+
+        let lock = if opts.dry_run {
+            None
+        } else {
+            let lock = self.take_lock().await?;
+            match history.ensure(&conn.client).await {
+                Ok(Some(format)) => {
+                    report.history_created = true;
+                    self.events.event(Event::HistoryUpgraded { format });
+                }
+                Ok(None) => {}
+                Err(e) => return Err(e),
+            }
+            Some(lock)
+        };
+        let result = self
+            .run_up(
+                &discovered,
+                &conn,
+                &history,
+                to.as_ref(),
+                lock.is_some(),
+                &mut report,
+            )
+            .await;
+        if let Some(lock) = lock {
+            if let Err(e) = lock.release().await {
+                tracing::warn!("{e}");
+            }
+        }
+        result.map(|()| report)
+    }
+
+    async fn run_up(
+        &self,
+        discovered: &Discovered,
+        conn: &Connection,
+        history: &HistoryTables,
+        to: Option<&Version>,
+        locked: bool,
+        report: &mut UpReport,
+    ) -> Result<()> {
+        let rows = history.load(&conn.client).await?;
+        let applier_active = if locked {
+            false
+        } else {
+            lock::current_holder(conn, &self.config.history_schema)
+                .await?
+                .is_some()
+        };
+        let plan = plan::build(&discovered.migrations, &rows, applier_active);
+        let blockers = plan.blockers(self.config.allow_out_of_order, to);
+        if !blockers.is_empty() {
+            return Err(Error::Blocked(blockers));
+        }
+
+        // Prepare everything before running anything: a migration that cannot run is reported
+        // before the first one changes the database.
+        let mut prepared: Vec<(&crate::migration::Migration, Prepared, String, usize)> = Vec::new();
+        for entry in plan.runnable(to) {
+            let Some(m) = entry.sort.as_ref().and_then(|v| discovered.find(v)) else {
+                continue;
+            };
+            let p = m.prepare().map_err(|e| Error::Unrunnable {
+                path: m.path.clone(),
+                line: e.line,
+                column: e.column,
+                statement: e.statement,
+                message: e.message,
+            })?;
+            if !p.parse_issues.is_empty() {
+                let i = &p.parse_issues[0];
+                report.parse_warnings.push(Warning {
+                    path: format!("{}:{}:{}", m.path, i.line, i.column),
+                    message: format!(
+                        "the SQL parser could not read this migration ({}); it is sent to the server unsplit, without per-statement progress",
+                        i.message
+                    ),
+                });
+            }
+            let resume = match (entry.state, &entry.history) {
+                (State::Interrupted | State::Pending | State::OutOfOrder, Some(h))
+                    if h.status != Status::RolledBack =>
+                {
+                    (h.segments_done.max(0) as usize).min(p.segments.len())
+                }
+                _ => 0,
+            };
+            let history_version = entry
+                .history
+                .as_ref()
+                .map_or_else(|| m.version.to_string(), |h| h.version.clone());
+            prepared.push((m, p, history_version, resume));
+        }
+        report.planned = prepared
+            .iter()
+            .map(|(m, ..)| m.version.to_string())
+            .collect();
+        let jobs: Vec<Job<'_>> = prepared
+            .iter()
+            .map(|(m, p, hv, resume)| Job {
+                migration: m,
+                prepared: p,
+                history_version: hv,
+                resume_from: *resume,
+            })
+            .collect();
+
+        let executor = Executor::new(
+            &conn.client,
+            history,
+            self.config.lock_timeout,
+            self.config.statement_timeout,
+        );
+        if !locked {
+            let dry = executor.dry_run(&jobs).await?;
+            report.failure = dry.failure.clone();
+            report.dry_run_result = Some(dry);
+            return Ok(());
+        }
+        self.events.event(Event::Planned { total: jobs.len() });
+        for (index, job) in jobs.iter().enumerate() {
+            self.events.event(Event::MigrationStarted {
+                index,
+                total: jobs.len(),
+                version: job.migration.version.to_string(),
+                name: job.migration.name.clone(),
+                resume_from: job.resume_from,
+                segments: job.prepared.segments.len(),
+            });
+            match executor.apply(job, self.events.as_ref()).await {
+                Ok(applied) => {
+                    tracing::info!(
+                        version = %applied.version,
+                        path = %applied.path,
+                        duration_ms = applied.duration_ms,
+                        "applied"
+                    );
+                    self.events.event(Event::MigrationApplied {
+                        index,
+                        total: jobs.len(),
+                        version: applied.version.clone(),
+                        duration_ms: applied.duration_ms,
+                    });
+                    report.applied.push(applied);
+                }
+                Err(Error::MigrationFailed(f)) => {
+                    tracing::error!("{f}");
+                    report.failure = Some(*f);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Repair history (under the lock, with an audit row).
+    pub async fn repair(&self, action: &RepairAction) -> Result<RepairReport> {
+        let discovered = self.discover()?;
+        let mut conn = self.connect("repair").await?;
+        let lock = self.take_lock().await?;
+        let history = self.history();
+        let result = async {
+            if history.format(&conn.client).await?.is_none() {
+                return Err(Error::Refused(format!(
+                    "no migration history in schema {} yet: nothing to repair",
+                    self.config.history_schema
+                )));
+            }
+            let rows = history.load(&conn.client).await?;
+            let (text, name) = match action {
+                RepairAction::AcceptChecksum(v) => (v, "accept_checksum"),
+                RepairAction::Forget(v) => (v, "forget"),
+                RepairAction::ResolveFailed(v) => (v, "resolve_failed"),
+            };
+            let version = Version::parse(text).ok_or_else(|| Error::UnknownVersion {
+                version: text.clone(),
+            })?;
+            let row = rows
+                .iter()
+                .find(|r| Version::parse(&r.version).as_ref() == Some(&version))
+                .ok_or_else(|| {
+                    Error::Refused(format!("migration {text} has no history row; nothing to repair"))
+                })?;
+            let file = discovered.find(&version);
+            let message = match action {
+                RepairAction::AcceptChecksum(_) => {
+                    let file = file.ok_or_else(|| {
+                        Error::Refused(format!(
+                            "no file has version {text}, so there is no checksum to accept; to drop the row of a deleted file use `pgkeel repair --forget {text}`"
+                        ))
+                    })?;
+                    if file.checksum == row.checksum {
+                        format!("{}: recorded checksum already matches the file; nothing changed", file.path)
+                    } else {
+                        let old = history
+                            .accept_checksum(&mut conn.client, &row.version, &file.checksum, &file.path)
+                            .await?;
+                        format!(
+                            "{}: recorded checksum {}… replaced by {}… (audit logged)",
+                            file.path,
+                            &old[..12.min(old.len())],
+                            &file.checksum[..12]
+                        )
+                    }
+                }
+                RepairAction::Forget(_) => {
+                    if let Some(f) = file {
+                        return Err(Error::Refused(format!(
+                            "{} still has version {text}; forgetting its row would make `pgkeel up` run it again. Delete or rename the file first",
+                            f.path
+                        )));
+                    }
+                    history.forget(&mut conn.client, row).await?;
+                    format!("history row of {text} ({}) removed (audit logged)", row.path)
+                }
+                RepairAction::ResolveFailed(_) => {
+                    if !matches!(row.status, Status::Failed | Status::Running) {
+                        return Err(Error::Refused(format!(
+                            "migration {text} is {}, not failed; nothing to resolve",
+                            row.status.as_str()
+                        )));
+                    }
+                    let checksum = file.map_or(row.checksum.as_str(), |f| f.checksum.as_str());
+                    history.resolve_failed(&mut conn.client, row, checksum).await?;
+                    if row.segments_done > 0 {
+                        format!(
+                            "migration {text} marked resolved; `pgkeel up` resumes it at segment {} of {} (audit logged)",
+                            row.segments_done + 1,
+                            row.segments_total
+                        )
+                    } else {
+                        format!("migration {text} marked resolved; `pgkeel up` runs it again from the start (audit logged)")
+                    }
+                }
+            };
+            Ok(RepairReport {
+                action: name,
+                version: row.version.clone(),
+                message,
+            })
+        }
+        .await;
+        if let Err(e) = lock.release().await {
+            tracing::warn!("{e}");
+        }
+        result
+    }
+
+    /// Mark every migration up to `version` as applied without running it (adopting a database
+    /// whose schema already has them).
+    pub async fn baseline(&self, version: &str) -> Result<BaselineReport> {
+        let discovered = self.discover()?;
+        let v = Version::parse(version).ok_or_else(|| Error::UnknownVersion {
+            version: version.to_string(),
+        })?;
+        let candidates: Vec<_> = discovered
+            .migrations
+            .iter()
+            .filter(|m| m.version <= v)
+            .collect();
+        if candidates.is_empty() {
+            return Err(Error::Refused(format!(
+                "no migration file has a version at or before {version}; nothing to baseline"
+            )));
+        }
+        let mut conn = self.connect("baseline").await?;
+        let lock = self.take_lock().await?;
+        let history = self.history();
+        let result = async {
+            if let Some(format) = history.ensure(&conn.client).await? {
+                self.events.event(Event::HistoryUpgraded { format });
+            }
+            let rows = history.load(&conn.client).await?;
+            let mut insert = Vec::new();
+            let mut already = 0;
+            for m in candidates {
+                match rows.iter().find(|r| Version::parse(&r.version).as_ref() == Some(&m.version)) {
+                    Some(r) if r.status.is_applied() => already += 1,
+                    Some(r) => {
+                        return Err(Error::Refused(format!(
+                            "migration {} is recorded as {}; resolve it (`pgkeel status` explains) before baselining",
+                            m.version,
+                            r.status.as_str()
+                        )))
+                    }
+                    None => insert.push((
+                        m.version.to_string(),
+                        m.name.clone(),
+                        m.path.clone(),
+                        m.checksum.clone(),
+                    )),
+                }
+            }
+            if !insert.is_empty() {
+                history.baseline(&mut conn.client, version, &insert).await?;
+            }
+            Ok(BaselineReport {
+                version: version.to_string(),
+                baselined: insert.into_iter().map(|r| r.0).collect(),
+                already_recorded: already,
+            })
+        }
+        .await;
+        if let Err(e) = lock.release().await {
+            tracing::warn!("{e}");
+        }
+        result
+    }
+
+    /// The audit log, newest first.
+    pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        let conn = self.connect("audit").await?;
+        self.history().audit_log(&conn.client, limit).await
+    }
+
+    /// Create the next migration file in the first configured folder. The file is created with
+    /// `create_new`, and versions already on disk are skipped, so two calls in the same second
+    /// get two distinct files.
+    pub fn new_migration(&self, name: &str, scheme: NewScheme) -> Result<NewReport> {
+        let slug = slugify(name);
+        if slug.is_empty() {
+            return Err(Error::Refused(format!(
+                "migration name {name:?} has no letters or digits"
+            )));
+        }
+        let folder = self
+            .config
+            .folders
+            .first()
+            .ok_or_else(|| Error::Config("no migration folder configured".into()))?;
+        let dir = self.config.root.join(folder);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        for _attempt in 0..100 {
+            let discovered = self.discover()?;
+            let newest = discovered.last();
+            let use_sequential = match scheme {
+                NewScheme::Sequential => true,
+                NewScheme::Timestamp => false,
+                NewScheme::Auto => newest.is_some_and(|m| !m.version.scheme().is_timestamped()),
+            };
+            let v = if use_sequential {
+                let seq: Vec<_> = discovered
+                    .migrations
+                    .iter()
+                    .filter(|m| !m.version.scheme().is_timestamped())
+                    .collect();
+                let width = seq
+                    .iter()
+                    .map(|m| m.version.as_str().len())
+                    .max()
+                    .unwrap_or(3);
+                version::next_sequential(seq.last().map(|m| &m.version), width)
+            } else {
+                let last_ts = discovered
+                    .migrations
+                    .iter()
+                    .rev()
+                    .find(|m| m.version.scheme().is_timestamped())
+                    .map(|m| &m.version);
+                version::next_timestamp(chrono::Utc::now().naive_utc(), last_ts)
+            };
+            let file_name = format!("{v}_{slug}.sql");
+            let path: PathBuf = dir.join(&file_name);
+            let header = format!(
+                "-- {slug}\n-- Created by `pgkeel new` on {}. pgkeel runs this file in one transaction together with\n-- its history row; statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY, …)\n-- run on their own automatically. Add `-- pgkeel:down` followed by SQL to make it reversible.\n\n",
+                chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    f.write_all(header.as_bytes())
+                        .map_err(|e| Error::io(&path, e))?;
+                    drop(f);
+                    // Another `new` may have taken the same version under another name at the
+                    // same moment: then step back and take the next free one.
+                    if let Err(Error::DuplicateVersion { first, second, .. }) = self.discover() {
+                        let ours = format!("{}/{file_name}", folder.trim_end_matches('/'));
+                        if first == ours || second == ours {
+                            let _ = std::fs::remove_file(&path);
+                            continue;
+                        }
+                    }
+                    return Ok(NewReport {
+                        version: v.to_string(),
+                        path: format!("{}/{file_name}", folder.trim_end_matches('/')),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        Err(Error::Refused(
+            "could not find a free version for the new migration after 100 attempts".into(),
+        ))
+    }
+}
+
+/// Lower-case ASCII letters, digits and single underscores.
+fn slugify(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slugify_names() {
+        assert_eq!(super::slugify("Add Orders Table!"), "add_orders_table");
+        assert_eq!(super::slugify("  --  "), "");
+        assert_eq!(super::slugify("../../etc/passwd"), "etc_passwd");
+    }
+}

@@ -1,0 +1,354 @@
+//! Splitting migration SQL into statements and classifying them, with squawk's PostgreSQL parser.
+//!
+//! Pure: no I/O. A real parser (not a hand-written splitter) keeps dollar quotes, `DO` blocks,
+//! `BEGIN ATOMIC` bodies, quoted identifiers and comments intact. Each statement keeps its exact
+//! source text and byte offset so that an error from the server can be pointed at a line and
+//! column of the file.
+//!
+//! When squawk reports a syntax error (a real mistake, or syntax it does not know yet), the
+//! section is not split: it is kept as one statement and sent to the server as one simple-query
+//! string, so PostgreSQL itself splits and judges it. The parse problem is reported as a warning
+//! so nothing is hidden, and per-statement positions then come from the server's error position.
+
+use serde::Serialize;
+use squawk_syntax::ast::{self, AstNode};
+use squawk_syntax::{SourceFile, SyntaxKind};
+
+/// One top-level SQL statement of a migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Statement {
+    /// 0-based position among the migration's statements.
+    pub index: usize,
+    /// The exact source text, including its terminating semicolon when present.
+    pub sql: String,
+    /// Byte offset of the statement in the (normalised) file text.
+    pub offset: usize,
+    /// 1-based line of the statement's first character in the file.
+    pub line: usize,
+    /// 1-based column (in characters) of the statement's first character.
+    pub column: usize,
+    /// A short summary of the statement's leading keywords, e.g. `CREATE INDEX CONCURRENTLY`.
+    pub kind: String,
+    /// Why this statement cannot run inside a transaction block, when it cannot.
+    pub non_transactional: Option<&'static str>,
+    /// Set for BEGIN/START TRANSACTION, COMMIT/END, ROLLBACK (not to a savepoint), PREPARE
+    /// TRANSACTION: statements that would break the transaction pgkeel wraps a migration in.
+    pub transaction_control: Option<TxControl>,
+}
+
+/// A transaction-control statement found inside a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxControl {
+    Begin,
+    Commit,
+    Rollback,
+    PrepareTransaction,
+}
+
+/// A problem the parser found, with its position in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParseIssue {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// The result of splitting one section (the up part or the down part) of a migration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Split {
+    pub statements: Vec<Statement>,
+    /// Non-empty when the parser could not read the section; `statements` then holds the whole
+    /// section as a single statement for the server to split.
+    pub parse_issues: Vec<ParseIssue>,
+}
+
+/// Maps byte offsets of a text to 1-based line and column numbers.
+#[derive(Debug, Clone)]
+pub struct LineIndex<'a> {
+    text: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { text, line_starts }
+    }
+
+    /// 1-based (line, column) of a byte offset; the column counts characters.
+    pub fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|s| *s <= offset);
+        let start = self.line_starts[line - 1];
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
+        (line, column + 1)
+    }
+}
+
+/// Split `text[range]` (a section of the normalised file `text`) into statements.
+pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
+    let index = LineIndex::new(text);
+    let section = &text[range.clone()];
+    let base = range.start;
+    let parse = SourceFile::parse(section);
+    let errors = parse.errors();
+    if !errors.is_empty() {
+        let parse_issues = errors
+            .iter()
+            .map(|e| {
+                let (line, column) = index.position(base + usize::from(e.range().start()));
+                ParseIssue {
+                    message: e.message().to_string(),
+                    line,
+                    column,
+                }
+            })
+            .collect();
+        let statements = whole_section(section, base, &index);
+        return Split {
+            statements,
+            parse_issues,
+        };
+    }
+    let statements = parse
+        .tree()
+        .stmts()
+        .enumerate()
+        .map(|(i, stmt)| {
+            let r = stmt.syntax().text_range();
+            let start = usize::from(r.start());
+            let end = usize::from(r.end());
+            let (line, column) = index.position(base + start);
+            Statement {
+                index: i,
+                sql: section[start..end].to_string(),
+                offset: base + start,
+                line,
+                column,
+                kind: kind_summary(&stmt),
+                non_transactional: non_transactional_reason(&stmt),
+                transaction_control: transaction_control(&stmt),
+            }
+        })
+        .collect();
+    Split {
+        statements,
+        parse_issues: Vec::new(),
+    }
+}
+
+/// The fallback for SQL the parser could not read: the section minus surrounding white space, as
+/// one statement. An empty or comment-only section yields no statement.
+fn whole_section(section: &str, base: usize, index: &LineIndex<'_>) -> Vec<Statement> {
+    let trimmed_start = section.len() - section.trim_start().len();
+    let body = section.trim();
+    if body.is_empty() || is_only_comments(body) {
+        return Vec::new();
+    }
+    let (line, column) = index.position(base + trimmed_start);
+    vec![Statement {
+        index: 0,
+        sql: body.to_string(),
+        offset: base + trimmed_start,
+        line,
+        column,
+        kind: "SQL (unsplit)".to_string(),
+        non_transactional: None,
+        transaction_control: None,
+    }]
+}
+
+fn is_only_comments(body: &str) -> bool {
+    body.lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with("--"))
+}
+
+fn leading_keywords(stmt: &ast::Stmt, max: usize) -> Vec<squawk_syntax::SyntaxToken> {
+    stmt.syntax()
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+        .filter(|t| !t.kind().is_trivia())
+        .take(max)
+        .take_while(|t| is_keyword(t.kind()))
+        .collect()
+}
+
+fn is_keyword(kind: SyntaxKind) -> bool {
+    format!("{kind:?}").ends_with("_KW")
+}
+
+fn kind_summary(stmt: &ast::Stmt) -> String {
+    let words: Vec<String> = leading_keywords(stmt, 3)
+        .iter()
+        .map(|t| t.text().to_uppercase())
+        .collect();
+    if words.is_empty() {
+        "SQL".to_string()
+    } else {
+        words.join(" ")
+    }
+}
+
+fn has_token(stmt: &ast::Stmt, kind: SyntaxKind) -> bool {
+    stmt.syntax()
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+        .any(|t| t.kind() == kind)
+}
+
+/// Statements PostgreSQL refuses to run inside a transaction block.
+fn non_transactional_reason(stmt: &ast::Stmt) -> Option<&'static str> {
+    use ast::Stmt as S;
+    let concurrently = || has_token(stmt, SyntaxKind::CONCURRENTLY_KW);
+    match stmt {
+        S::CreateIndex(_) if concurrently() => Some("CREATE INDEX CONCURRENTLY"),
+        S::DropIndex(_) if concurrently() => Some("DROP INDEX CONCURRENTLY"),
+        S::Reindex(_) if concurrently() => Some("REINDEX CONCURRENTLY"),
+        S::AlterTable(_) if concurrently() && has_token(stmt, SyntaxKind::DETACH_KW) => {
+            Some("ALTER TABLE … DETACH PARTITION … CONCURRENTLY")
+        }
+        S::Vacuum(_) => Some("VACUUM"),
+        S::AlterSystem(_) => Some("ALTER SYSTEM"),
+        S::CreateDatabase(_) => Some("CREATE DATABASE"),
+        S::DropDatabase(_) => Some("DROP DATABASE"),
+        S::CreateTablespace(_) => Some("CREATE TABLESPACE"),
+        S::DropTablespace(_) => Some("DROP TABLESPACE"),
+        S::CreateSubscription(_) => Some("CREATE SUBSCRIPTION"),
+        S::DropSubscription(_) => Some("DROP SUBSCRIPTION"),
+        _ => None,
+    }
+}
+
+fn transaction_control(stmt: &ast::Stmt) -> Option<TxControl> {
+    use ast::Stmt as S;
+    match stmt {
+        S::Begin(_) => Some(TxControl::Begin),
+        S::Commit(_) if !has_token(stmt, SyntaxKind::PREPARED_KW) => Some(TxControl::Commit),
+        S::Rollback(_)
+            if !has_token(stmt, SyntaxKind::TO_KW) && !has_token(stmt, SyntaxKind::PREPARED_KW) =>
+        {
+            Some(TxControl::Rollback)
+        }
+        S::PrepareTransaction(_) => Some(TxControl::PrepareTransaction),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_all(sql: &str) -> Split {
+        split(sql, 0..sql.len())
+    }
+
+    #[test]
+    fn keeps_dollar_quotes_do_blocks_and_atomic_bodies_whole() {
+        let sql = "-- header; with a semicolon\n\
+            create table a (id int); /* c; */\n\
+            DO $$ BEGIN RAISE NOTICE 'x;y'; END $$;\n\
+            create function f() returns int language sql begin atomic select 1; select 2; end;\n\
+            select $tag$ ; $tag$;\n\
+            select 'it''s; fine' as \"semi;colon\"";
+        let s = split_all(sql);
+        assert!(s.parse_issues.is_empty(), "{:?}", s.parse_issues);
+        let texts: Vec<_> = s.statements.iter().map(|s| s.sql.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "create table a (id int);",
+                "DO $$ BEGIN RAISE NOTICE 'x;y'; END $$;",
+                "create function f() returns int language sql begin atomic select 1; select 2; end;",
+                "select $tag$ ; $tag$;",
+                "select 'it''s; fine' as \"semi;colon\"",
+            ]
+        );
+        assert_eq!((s.statements[0].line, s.statements[0].column), (2, 1));
+        assert_eq!(s.statements[2].kind, "CREATE FUNCTION");
+        assert_eq!(s.statements[4].line, 6);
+    }
+
+    #[test]
+    fn detects_statements_that_cannot_run_in_a_transaction() {
+        let sql = "create index concurrently i on a(id);\n\
+            create index j on a(id);\n\
+            drop index concurrently if exists i;\n\
+            reindex index concurrently j;\n\
+            vacuum a;\n\
+            alter system set work_mem = '1MB';\n\
+            create database d;\n\
+            alter table p detach partition c concurrently;\n\
+            refresh materialized view concurrently mv;\n\
+            create table \"concurrently\" (x int);";
+        let s = split_all(sql);
+        let flags: Vec<bool> = s
+            .statements
+            .iter()
+            .map(|s| s.non_transactional.is_some())
+            .collect();
+        assert_eq!(
+            flags,
+            [true, false, true, true, true, true, true, true, false, false]
+        );
+        assert_eq!(s.statements[0].kind, "CREATE INDEX CONCURRENTLY");
+    }
+
+    #[test]
+    fn detects_transaction_control() {
+        let s = split_all("begin; start transaction; savepoint a; rollback to savepoint a; release a; commit; end; rollback;");
+        let tc: Vec<_> = s.statements.iter().map(|s| s.transaction_control).collect();
+        assert_eq!(
+            tc,
+            [
+                Some(TxControl::Begin),
+                Some(TxControl::Begin),
+                None,
+                None,
+                None,
+                Some(TxControl::Commit),
+                Some(TxControl::Commit),
+                Some(TxControl::Rollback),
+            ]
+        );
+    }
+
+    #[test]
+    fn unparsable_sql_becomes_one_statement_with_issues() {
+        let sql = "\n\ncreate table a (id int;\nselect 1;\n";
+        let s = split_all(sql);
+        assert_eq!(s.statements.len(), 1);
+        assert_eq!(s.statements[0].line, 3);
+        assert_eq!(s.statements[0].sql, "create table a (id int;\nselect 1;");
+        assert_eq!(s.parse_issues[0].line, 3);
+    }
+
+    #[test]
+    fn positions_count_characters_and_respect_the_section_offset() {
+        let text = "-- é\nselect 1; select 2;\n-- pgkeel:down\n  drop table x;";
+        let down_start = text.find("-- pgkeel:down").unwrap();
+        let s = split(text, down_start..text.len());
+        assert_eq!(s.statements.len(), 1);
+        assert_eq!((s.statements[0].line, s.statements[0].column), (4, 3));
+        let up = split(text, 0..down_start);
+        assert_eq!((up.statements[1].line, up.statements[1].column), (2, 11));
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.position(5), (1, 5)); // "-- é" is 4 characters, 5 bytes
+    }
+
+    #[test]
+    fn empty_and_comment_only_sections_have_no_statements() {
+        assert!(split_all("").statements.is_empty());
+        assert!(split_all("-- nothing here\n\n").statements.is_empty());
+    }
+}
