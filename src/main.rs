@@ -1,1 +1,141 @@
-fn main() {}
+//! The `pgkeel` command line: parse arguments, call the engine, print the result. No SQL and no
+//! migration logic live here (see crates/pgkeel-engine).
+
+mod cli;
+mod exit;
+mod logging;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use pgkeel_engine::migrator::{NewScheme, RepairAction, UpOptions};
+use pgkeel_engine::{Config, Migrator, Overrides};
+
+use cli::{Cli, Command};
+use exit::Exit;
+use output::Out;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Out::new(cli.global.json, command_name(&cli.command));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return out.fail(&anyhow::anyhow!("cannot start the async runtime: {e}"), Exit::Error),
+    };
+    runtime.block_on(run(cli, &out))
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Status { .. } => "status",
+        Command::Up { dry_run: true, .. } => "up --dry-run",
+        Command::Up { .. } => "up",
+        Command::Repair { .. } => "repair",
+        Command::Baseline { .. } => "baseline",
+        Command::New { .. } => "new",
+        Command::Audit { .. } => "audit",
+    }
+}
+
+async fn run(cli: Cli, out: &Out) -> ExitCode {
+    let g = &cli.global;
+    let mut overrides = Overrides {
+        database_url: g.database_url.clone(),
+        folders: g.migrations.clone(),
+        strict: g.strict.then_some(true),
+        history_schema: g.history_schema.clone(),
+        lock_wait_timeout: g.lock_wait_timeout,
+        log_file: g.log_file.clone(),
+        ..Overrides::default()
+    };
+    if let Command::Up {
+        allow_out_of_order: true,
+        ..
+    } = cli.command
+    {
+        overrides.allow_out_of_order = Some(true);
+    }
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => return out.fail(&anyhow::anyhow!("cannot read the current folder: {e}"), Exit::Error),
+    };
+    let config = match Config::load(&cwd, g.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => return out.engine_error(&e),
+    };
+    let _log_guard = logging::init(g.verbose, config.log_path().as_deref());
+    tracing::info!(command = out.command(), database = %config.database_display(), "start");
+
+    let show_progress = !g.json;
+    let reporter = Arc::new(progress::Reporter::new(show_progress));
+    let migrator = Migrator::new(config).with_events(reporter.clone());
+
+    match cli.command {
+        Command::Status { check, all } => match migrator.status().await {
+            Ok(report) => out.status(&report, check, all),
+            Err(e) => out.engine_error(&e),
+        },
+        Command::Up { to, dry_run, .. } => {
+            let result = migrator.up(&UpOptions { to, dry_run }).await;
+            reporter.finish();
+            match result {
+                Ok(report) => out.up(&report),
+                Err(e) => out.engine_error(&e),
+            }
+        }
+        Command::Repair {
+            accept_checksum,
+            forget,
+            resolve_failed,
+        } => {
+            let action = match (accept_checksum, forget, resolve_failed) {
+                (Some(v), _, _) => RepairAction::AcceptChecksum(v),
+                (_, Some(v), _) => RepairAction::Forget(v),
+                (_, _, Some(v)) => RepairAction::ResolveFailed(v),
+                // clap's required ArgGroup guarantees one of the three.
+                _ => return out.fail(&anyhow::anyhow!("repair needs --accept-checksum, --forget or --resolve-failed"), Exit::Usage),
+            };
+            match migrator.repair(&action).await {
+                Ok(r) => out.message(&r, &r.message),
+                Err(e) => out.engine_error(&e),
+            }
+        }
+        Command::Baseline { version } => match migrator.baseline(&version).await {
+            Ok(r) => {
+                let text = format!(
+                    "baselined {} migration(s) up to {} ({} already recorded)",
+                    r.baselined.len(),
+                    r.version,
+                    r.already_recorded
+                );
+                out.message(&r, &text)
+            }
+            Err(e) => out.engine_error(&e),
+        },
+        Command::New {
+            name,
+            sequential,
+            timestamp,
+        } => {
+            let scheme = match (sequential, timestamp) {
+                (true, _) => NewScheme::Sequential,
+                (_, true) => NewScheme::Timestamp,
+                _ => NewScheme::Auto,
+            };
+            match migrator.new_migration(&name, scheme) {
+                Ok(r) => out.message(&r, &format!("created {}", r.path)),
+                Err(e) => out.engine_error(&e),
+            }
+        }
+        Command::Audit { limit } => match migrator.audit_log(limit).await {
+            Ok(entries) => out.audit(&entries),
+            Err(e) => out.engine_error(&e),
+        },
+    }
+}

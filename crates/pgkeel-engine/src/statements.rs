@@ -34,6 +34,11 @@ pub struct Statement {
     /// Set for BEGIN/START TRANSACTION, COMMIT/END, ROLLBACK (not to a savepoint), PREPARE
     /// TRANSACTION: statements that would break the transaction pgkeel wraps a migration in.
     pub transaction_control: Option<TxControl>,
+    /// For a `… CONCURRENTLY` statement: the same statement without `CONCURRENTLY`, which can run
+    /// inside a transaction. Dry runs rehearse it this way so later statements that depend on
+    /// the index still run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rehearsal: Option<String>,
 }
 
 /// A transaction-control statement found inside a migration.
@@ -129,6 +134,7 @@ pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
             let start = usize::from(r.start());
             let end = usize::from(r.end());
             let (line, column) = index.position(base + start);
+            let non_transactional = non_transactional_reason(&stmt);
             Statement {
                 index: i,
                 sql: section[start..end].to_string(),
@@ -136,7 +142,8 @@ pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
                 line,
                 column,
                 kind: kind_summary(&stmt),
-                non_transactional: non_transactional_reason(&stmt),
+                rehearsal: non_transactional.and_then(|_| without_concurrently(&stmt, start)),
+                non_transactional,
                 transaction_control: transaction_control(&stmt),
             }
         })
@@ -165,6 +172,7 @@ fn whole_section(section: &str, base: usize, index: &LineIndex<'_>) -> Vec<State
         kind: "SQL (unsplit)".to_string(),
         non_transactional: None,
         transaction_control: None,
+        rehearsal: None,
     }]
 }
 
@@ -228,6 +236,20 @@ fn non_transactional_reason(stmt: &ast::Stmt) -> Option<&'static str> {
         S::DropSubscription(_) => Some("DROP SUBSCRIPTION"),
         _ => None,
     }
+}
+
+/// The statement's text with its CONCURRENTLY keyword removed (`start` is the statement's offset
+/// in the section, so token ranges can be made relative to it).
+fn without_concurrently(stmt: &ast::Stmt, start: usize) -> Option<String> {
+    let token = stmt
+        .syntax()
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+        .find(|t| t.kind() == SyntaxKind::CONCURRENTLY_KW)?;
+    let r = token.text_range();
+    let (from, to) = (usize::from(r.start()) - start, usize::from(r.end()) - start);
+    let text = stmt.syntax().to_string();
+    Some(format!("{}{}", &text[..from], text[to..].trim_start()))
 }
 
 fn transaction_control(stmt: &ast::Stmt) -> Option<TxControl> {
@@ -302,6 +324,15 @@ mod tests {
             [true, false, true, true, true, true, true, true, false, false]
         );
         assert_eq!(s.statements[0].kind, "CREATE INDEX CONCURRENTLY");
+        assert_eq!(
+            s.statements[0].rehearsal.as_deref(),
+            Some("create index i on a(id);")
+        );
+        assert_eq!(
+            s.statements[2].rehearsal.as_deref(),
+            Some("drop index if exists i;")
+        );
+        assert_eq!(s.statements[4].rehearsal, None, "VACUUM has no rehearsal");
     }
 
     #[test]

@@ -295,13 +295,21 @@ impl<'a> Executor<'a> {
         for job in jobs {
             let p = job.prepared;
             let mut run = Vec::new();
+            let mut queries = Vec::new();
+            let mut rehearsed = Vec::new();
             let mut skipped = Vec::new();
             for seg in &p.segments[job.resume_from.min(p.segments.len())..] {
                 for i in seg.statements.clone() {
-                    if seg.transactional {
+                    let s = &p.statements[i];
+                    if seg.transactional || s.non_transactional.is_none() {
+                        // Ordinary statements (also those of a `no-transaction` file) run as is.
                         run.push(i);
+                        queries.push(s.sql.clone());
+                    } else if let Some(r) = &s.rehearsal {
+                        run.push(i);
+                        queries.push(r.clone());
+                        rehearsed.push(i + 1);
                     } else {
-                        let s = &p.statements[i];
                         skipped.push(SkippedStatement {
                             statement: i + 1,
                             line: s.line,
@@ -311,13 +319,12 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
-            let mut queries = Vec::with_capacity(run.len());
-            queries.extend(run.iter().map(|i| p.statements[*i].sql.clone()));
             let results = self.pipeline(&queries).await;
             let item = DryRunItem {
                 version: job.migration.version.to_string(),
                 path: job.migration.path.clone(),
                 statements_run: run.len(),
+                rehearsed_without_concurrently: rehearsed,
                 skipped,
                 notes: p.notes.clone(),
             };
@@ -355,7 +362,10 @@ pub struct DryRunItem {
     pub version: String,
     pub path: String,
     pub statements_run: usize,
-    /// Non-transactional statements, listed rather than run.
+    /// Statements (1-based) that ran without CONCURRENTLY, which has the same effect inside the
+    /// rolled-back transaction.
+    pub rehearsed_without_concurrently: Vec<usize>,
+    /// Non-transactional statements that have no in-transaction form, listed rather than run.
     pub skipped: Vec<SkippedStatement>,
     pub notes: Vec<String>,
 }

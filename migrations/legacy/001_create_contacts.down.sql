@@ -1,0 +1,2 @@
+DROP TABLE contacts;
+DROP TYPE contact_status;

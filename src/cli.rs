@@ -1,0 +1,112 @@
+//! Command-line arguments (clap). Parsing only: no migration logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// PostgreSQL schema migrations with checksummed history, one applier at a time, and resumable
+/// non-transactional statements.
+#[derive(Debug, Parser)]
+#[command(name = "pgkeel", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Database URL (default: $PGKEEL_DATABASE_URL, then $DATABASE_URL or the variable named in
+    /// pgkeel.toml)
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Path to pgkeel.toml (default: the nearest one at or above the current folder)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// A migration folder, relative to the project root (repeat for several)
+    #[arg(long = "migrations", global = true, value_name = "DIR")]
+    pub migrations: Vec<String>,
+    /// Treat .sql files matching no naming scheme as errors
+    #[arg(long, global = true)]
+    pub strict: bool,
+    /// Schema holding pgkeel's history tables (default: pgkeel)
+    #[arg(long, global = true, value_name = "SCHEMA")]
+    pub history_schema: Option<String>,
+    /// How long to wait for another applier's lock, e.g. 60s, 2m
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait_timeout: Option<std::time::Duration>,
+    /// Log file (default: logs/migration.log under the project root; "off" disables)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<String>,
+    /// Print a stable JSON document on stdout instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output on stderr (-v info, -vv debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    pgkeel_engine::config::parse_duration(s)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show migrations against history: applied, pending, modified, missing, out of order, failed
+    Status {
+        /// Exit with code 3 when anything is pending or needs fixing
+        #[arg(long)]
+        check: bool,
+        /// List every migration, not only those needing attention and the latest applied
+        #[arg(long)]
+        all: bool,
+    },
+    /// Apply pending migrations, one applier at a time
+    Up {
+        /// Apply up to and including this version
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Run pending migrations in a transaction that is rolled back; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply pending migrations older than the newest applied one
+        #[arg(long)]
+        allow_out_of_order: bool,
+    },
+    /// Fix history after an intentional edit, a deleted file or a failed migration
+    #[command(group(clap::ArgGroup::new("action").required(true).args(["accept_checksum", "forget", "resolve_failed"])))]
+    Repair {
+        /// Record the current checksum of an intentionally edited migration
+        #[arg(long, value_name = "VERSION")]
+        accept_checksum: Option<String>,
+        /// Drop the history row of a migration whose file was deleted on purpose
+        #[arg(long, value_name = "VERSION")]
+        forget: Option<String>,
+        /// Mark a failed migration as fixed: the next `up` runs it again from its resume point
+        #[arg(long, value_name = "VERSION")]
+        resolve_failed: Option<String>,
+    },
+    /// Mark every migration up to VERSION as applied without running it (adopt a database)
+    Baseline {
+        /// The newest version already present in the database
+        version: String,
+    },
+    /// Create the next migration file in the project's naming scheme
+    New {
+        /// What the migration does, e.g. add_orders
+        name: String,
+        /// Use the sequential scheme (NNN_name.sql)
+        #[arg(long, conflicts_with = "timestamp")]
+        sequential: bool,
+        /// Use the timestamp scheme (YYYYMMDDHHMMSS_name.sql)
+        #[arg(long)]
+        timestamp: bool,
+    },
+    /// Show the audit log of applies, failures, repairs and baselines (newest first)
+    Audit {
+        /// How many entries
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
