@@ -55,7 +55,9 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside async context guarantees: use a runtime of our own on a thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async {
                     if let Ok((c, conn)) = tokio_postgres::connect(&admin_url(), NoTls).await {
@@ -151,6 +153,9 @@ mod tests {
             super::with_database("postgres://u@h/postgres?sslmode=disable", "x"),
             "postgres://u@h/x?sslmode=disable"
         );
-        assert_eq!(super::with_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            super::with_database("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
     }
 }
