@@ -26,7 +26,12 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return out.fail(&anyhow::anyhow!("cannot start the async runtime: {e}"), Exit::Error),
+        Err(e) => {
+            return out.fail(
+                &anyhow::anyhow!("cannot start the async runtime: {e}"),
+                Exit::Error,
+            )
+        }
     };
     runtime.block_on(run(cli, &out))
 }
@@ -63,13 +68,18 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
     }
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
-        Err(e) => return out.fail(&anyhow::anyhow!("cannot read the current folder: {e}"), Exit::Error),
+        Err(e) => {
+            return out.fail(
+                &anyhow::anyhow!("cannot read the current folder: {e}"),
+                Exit::Error,
+            )
+        }
     };
     let config = match Config::load(&cwd, g.config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => return out.engine_error(&e),
     };
-    let _log_guard = logging::init(g.verbose, config.log_path().as_deref());
+    logging::init(g.verbose, config.log_path().as_deref());
     tracing::info!(command = out.command(), database = %config.database_display(), "start");
 
     let show_progress = !g.json;
@@ -99,7 +109,14 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
                 (_, Some(v), _) => RepairAction::Forget(v),
                 (_, _, Some(v)) => RepairAction::ResolveFailed(v),
                 // clap's required ArgGroup guarantees one of the three.
-                _ => return out.fail(&anyhow::anyhow!("repair needs --accept-checksum, --forget or --resolve-failed"), Exit::Usage),
+                _ => {
+                    return out.fail(
+                        &anyhow::anyhow!(
+                            "repair needs --accept-checksum, --forget or --resolve-failed"
+                        ),
+                        Exit::Usage,
+                    )
+                }
             };
             match migrator.repair(&action).await {
                 Ok(r) => out.message(&r, &r.message),

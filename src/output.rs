@@ -125,7 +125,10 @@ impl Out {
             return code.into();
         }
 
-        println!("database {}  (history schema {})", r.database, r.history_schema);
+        println!(
+            "database {}  (history schema {})",
+            r.database, r.history_schema
+        );
         let c = &r.counts;
         let mut parts = vec![format!("{} applied", c.applied)];
         for (n, label) in [
@@ -151,7 +154,12 @@ impl Out {
             println!("an applier is running now: {h}");
         }
 
-        let applied_total = r.plan.entries.iter().filter(|e| e.state == State::Applied).count();
+        let applied_total = r
+            .plan
+            .entries
+            .iter()
+            .filter(|e| e.state == State::Applied)
+            .count();
         let mut applied_seen = 0;
         let mut table = Table::new();
         table
@@ -181,7 +189,9 @@ impl Out {
                 h.and_then(|h| h.finished_at.or(h.started_at))
                     .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                     .unwrap_or_default(),
-                h.and_then(|h| h.duration_ms).map(|d| d.to_string()).unwrap_or_default(),
+                h.and_then(|h| h.duration_ms)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
                 e.path.clone(),
             ]);
         }
@@ -208,7 +218,10 @@ impl Out {
             println!("warning: {}: {}", w.path, w.message);
         }
         if !r.history_exists {
-            println!("(no history yet: the first `pgkeel up` creates schema {})", r.history_schema);
+            println!(
+                "(no history yet: the first `pgkeel up` creates schema {})",
+                r.history_schema
+            );
         }
         code.into()
     }
@@ -232,7 +245,8 @@ impl Out {
                 body["dry_run_result"] = json!(d);
             }
             if let Some(f) = &r.failure {
-                body["error"] = json!({"code": "migration_failed", "message": f.to_string(), "failure": f});
+                body["error"] =
+                    json!({"code": "migration_failed", "message": f.to_string(), "failure": f});
             }
             self.print_json(&self.document(r.failure.is_none(), body));
             return code.into();
@@ -249,17 +263,26 @@ impl Out {
                     if item.skipped.is_empty() {
                         String::new()
                     } else {
-                        format!(", {} not run (cannot run in a transaction)", item.skipped.len())
+                        format!(
+                            ", {} not run (cannot run in a transaction)",
+                            item.skipped.len()
+                        )
                     }
                 );
                 for s in &item.skipped {
-                    println!("    not run: statement {} at line {}: {} ({})", s.statement, s.line, s.kind, s.reason);
+                    println!(
+                        "    not run: statement {} at line {}: {} ({})",
+                        s.statement, s.line, s.kind, s.reason
+                    );
                 }
             }
             match &r.failure {
                 Some(f) => eprintln!("error: {f}"),
                 None if d.items.is_empty() => println!("dry run: nothing pending"),
-                None => println!("dry run: all {} migration(s) ran and were rolled back; nothing changed", d.items.len()),
+                None => println!(
+                    "dry run: all {} migration(s) ran and were rolled back; nothing changed",
+                    d.items.len()
+                ),
             }
             return code.into();
         }
@@ -271,11 +294,16 @@ impl Out {
         match &r.failure {
             Some(f) => {
                 if !r.applied.is_empty() {
-                    println!("applied {} migration(s) before the failure", r.applied.len());
+                    println!(
+                        "applied {} migration(s) before the failure",
+                        r.applied.len()
+                    );
                 }
                 eprintln!("error: {f}");
             }
-            None if r.planned.is_empty() => println!("nothing to apply: the database is up to date"),
+            None if r.planned.is_empty() => {
+                println!("nothing to apply: the database is up to date")
+            }
             None => {
                 let ms: u64 = r.applied.iter().map(|a| a.duration_ms).sum();
                 println!(
@@ -306,7 +334,10 @@ impl Out {
                 format!(
                     "{}{}",
                     e.actor,
-                    e.application_name.as_deref().map(|a| format!(" ({a})")).unwrap_or_default()
+                    e.application_name
+                        .as_deref()
+                        .map(|a| format!(" ({a})"))
+                        .unwrap_or_default()
                 ),
                 e.details.to_string(),
             ]);

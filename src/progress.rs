@@ -48,7 +48,9 @@ impl Events for Reporter {
         match event {
             Event::LockWaiting { holder } => self.line(&format!(
                 "waiting for the migration lock{}",
-                holder.map(|h| format!(" (held by {h})")).unwrap_or_default()
+                holder
+                    .map(|h| format!(" (held by {h})"))
+                    .unwrap_or_default()
             )),
             Event::LockAcquired => self.line("migration lock acquired"),
             Event::HistoryUpgraded { format } => {
