@@ -607,3 +607,29 @@ async fn wrong_credentials_and_unreachable_servers_fail_clearly_without_password
     );
     assert!(!text.contains("hunter22secret"), "{text}");
 }
+
+#[tokio::test]
+async fn history_row_commits_with_the_migration_even_if_the_running_marker_fails() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("migrations/001_a.sql", "CREATE TABLE a (id int);\n");
+    let m = migrator(&p, &db);
+    up(&m).await;
+    // Make every `running` marker insert fail.
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION pgkeel.no_running() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'marker refused'; END $$; \
+             CREATE TRIGGER no_running BEFORE INSERT ON pgkeel.migrations FOR EACH ROW \
+             WHEN (NEW.status = 'running') EXECUTE FUNCTION pgkeel.no_running();",
+        )
+        .await
+        .unwrap();
+    p.write("migrations/002_b.sql", "CREATE TABLE b (id int);\n");
+    let report = up(&m).await;
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert!(exists(&db, "b").await);
+    let status = m.status().await.unwrap();
+    assert!(status.plan.is_clean(), "{:?}", status.plan);
+}

@@ -93,32 +93,32 @@ impl<'a> Executor<'a> {
         let p = job.prepared;
         let total = p.segments.len();
         let started = Instant::now();
-        let running = self.history.mark_running_sql(&RunningRow {
+        let row = RunningRow {
             version: job.history_version,
             name: &m.name,
             path: &m.path,
             checksum: &m.checksum,
             statements: p.statements.len(),
             segments: total,
-        });
-        let mut prefix = Some(format!("{} {running}", self.session_setup));
+        };
+        // Sent ahead of the first segment: session settings, then the `running` marker.
+        let mut prefix: Option<Vec<String>> = Some(
+            std::iter::once(self.session_setup.clone())
+                .chain(self.history.marker_queries(&row))
+                .collect(),
+        );
 
         for seg_no in job.resume_from..total {
             let seg = &p.segments[seg_no];
             let last = seg_no + 1 == total;
             let progress = if last {
-                self.history
-                    .finish_sql(job.history_version, total, &m.checksum, &m.path)
+                self.history.finish_sql(&row)
             } else {
-                self.history
-                    .segment_done_sql(job.history_version, seg_no + 1)
+                self.history.segment_done_sql(&row, seg_no + 1)
             };
             if seg.transactional {
-                let mut queries = Vec::with_capacity(seg.statements.len() + 4);
-                let offset = usize::from(prefix.is_some());
-                if let Some(pre) = prefix.take() {
-                    queries.push(pre);
-                }
+                let mut queries = prefix.take().unwrap_or_default();
+                let offset = queries.len();
                 queries.push("BEGIN".to_string());
                 queries.extend(
                     p.statements[seg.statements.clone()]
@@ -127,13 +127,22 @@ impl<'a> Executor<'a> {
                 );
                 queries.push(progress);
                 queries.push("COMMIT".to_string());
-                let results = self.pipeline(&queries).await;
-                if let Some((i, e)) = first_error(&results) {
+                let mut results = self.pipeline(&queries).await;
+                // The `running` marker is advisory (the history row is upserted inside the
+                // segment's own transaction), so its failure does not fail the migration.
+                for r in results.drain(..offset) {
+                    if let Err(e) = r {
+                        tracing::warn!(
+                            "could not mark {} as running: {}",
+                            m.version,
+                            super::describe_pg_error(&e)
+                        );
+                    }
+                }
+                if let Some((i, e)) = first_error(&results).map(|(i, e)| (i + offset, e)) {
                     let stmt = (i > offset && i <= offset + seg.statements.len())
                         .then(|| seg.statements.start + i - offset - 1);
-                    let where_ = if i < offset {
-                        "while preparing the session and history row"
-                    } else if stmt.is_none() {
+                    let where_ = if stmt.is_none() {
                         "while committing"
                     } else {
                         ""
@@ -141,18 +150,13 @@ impl<'a> Executor<'a> {
                     return Err(self.fail(job, seg_no, stmt, e, where_, events).await);
                 }
             } else {
-                if let Some(pre) = prefix.take() {
-                    if let Err(e) = self.client.simple_query(&pre).await {
-                        return Err(self
-                            .fail(
-                                job,
-                                seg_no,
-                                None,
-                                &e,
-                                "while preparing the session and history row",
-                                events,
-                            )
-                            .await);
+                for r in self.pipeline(&prefix.take().unwrap_or_default()).await {
+                    if let Err(e) = r {
+                        tracing::warn!(
+                            "could not mark {} as running: {}",
+                            m.version,
+                            super::describe_pg_error(&e)
+                        );
                     }
                 }
                 let idx = seg.statements.start;
@@ -186,11 +190,9 @@ impl<'a> Executor<'a> {
             // Nothing to run (comment-only file, or every segment was already done): still
             // record it as applied.
             let sql = format!(
-                "{} {} BEGIN; {}; COMMIT;",
+                "{} BEGIN; {}; COMMIT;",
                 self.session_setup,
-                running,
-                self.history
-                    .finish_sql(job.history_version, total, &m.checksum, &m.path)
+                self.history.finish_sql(&row)
             );
             self.client
                 .batch_execute(&sql)

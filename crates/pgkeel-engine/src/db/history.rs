@@ -194,19 +194,17 @@ impl HistoryTables {
     }
 
     /// Mark a migration as running (insert or update its row), keeping the resume point of an
-    /// earlier partial run. Runs in its own transaction with asynchronous commit: it is a marker
-    /// for `status`, and losing it in a server crash loses nothing else.
-    pub fn mark_running_sql(&self, r: &RunningRow<'_>) -> String {
+    /// earlier partial run. A single autocommit statement (see [`Self::marker_queries`]): if it
+    /// fails it leaves no transaction open behind it.
+    fn mark_running_sql(&self, r: &RunningRow<'_>) -> String {
         format!(
-            "BEGIN; SET LOCAL synchronous_commit = off; \
-             INSERT INTO {q}.migrations AS m (version, name, path, checksum, status, statements, segments_total, segments_done, started_at, finished_at, duration_ms, backend_pid, error) \
+            "INSERT INTO {q}.migrations AS m (version, name, path, checksum, status, statements, segments_total, segments_done, started_at, finished_at, duration_ms, backend_pid, error) \
              VALUES ({v}, {n}, {p}, {c}, 'running', {st}, {sg}, 0, clock_timestamp(), NULL, NULL, pg_backend_pid(), NULL) \
              ON CONFLICT (version) DO UPDATE SET name = excluded.name, path = excluded.path, checksum = excluded.checksum, \
              status = 'running', statements = excluded.statements, segments_total = excluded.segments_total, \
              segments_done = CASE WHEN m.status = 'rolled_back' THEN 0 ELSE m.segments_done END, \
              started_at = excluded.started_at, finished_at = NULL, duration_ms = NULL, backend_pid = excluded.backend_pid, \
-             applied_by = current_user, application_name = current_setting('application_name'), client_addr = inet_client_addr()::text, error = NULL; \
-             COMMIT;",
+             applied_by = current_user, application_name = current_setting('application_name'), client_addr = inet_client_addr()::text, error = NULL",
             q = self.q,
             v = literal(r.version),
             n = literal(r.name),
@@ -217,27 +215,63 @@ impl HistoryTables {
         )
     }
 
-    /// Record that `done` segments of `version` are complete.
-    pub fn segment_done_sql(&self, version: &str, done: usize) -> String {
+    /// The queries that write the `running` marker, each sent on its own (pipelined): the marker
+    /// commits asynchronously — it only explains an interrupted run to `status`, so it is worth
+    /// no fsync — and the setting is reset afterwards whether or not the insert succeeded.
+    pub fn marker_queries(&self, r: &RunningRow<'_>) -> [String; 3] {
+        [
+            "SET synchronous_commit = off".to_string(),
+            self.mark_running_sql(r),
+            "RESET synchronous_commit".to_string(),
+        ]
+    }
+
+    /// Record that `done` segments are complete. An upsert, so the row is right even if the
+    /// `running` marker was never written: it commits with the segment it describes.
+    pub fn segment_done_sql(&self, r: &RunningRow<'_>, done: usize) -> String {
+        self.upsert_sql(r, "running", done, "NULL", "NULL")
+    }
+
+    /// Mark a migration applied and append the audit row. Runs inside the migration's last
+    /// transaction, so the history row and the schema change commit together.
+    pub fn finish_sql(&self, r: &RunningRow<'_>) -> String {
         format!(
-            "UPDATE {}.migrations SET segments_done = {done} WHERE version = {}",
-            self.q,
-            literal(version)
+            "{}; INSERT INTO {q}.audit_log (action, version, details) VALUES ('apply', {v}, jsonb_build_object('checksum', {c}, 'path', {p}))",
+            self.upsert_sql(
+                r,
+                "applied",
+                r.segments,
+                "clock_timestamp()",
+                "(extract(epoch FROM clock_timestamp() - coalesce(m.started_at, clock_timestamp())) * 1000)::bigint",
+            ),
+            q = self.q,
+            v = literal(r.version),
+            c = literal(r.checksum),
+            p = literal(r.path),
         )
     }
 
-    /// Mark `version` applied and append the audit row. Runs inside the migration's last
-    /// transaction, so the history row and the schema change commit together.
-    pub fn finish_sql(&self, version: &str, segments: usize, checksum: &str, path: &str) -> String {
+    fn upsert_sql(
+        &self,
+        r: &RunningRow<'_>,
+        status: &str,
+        done: usize,
+        finished_at: &str,
+        duration: &str,
+    ) -> String {
         format!(
-            "UPDATE {q}.migrations SET status = 'applied', segments_done = {segments}, finished_at = clock_timestamp(), \
-             duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint, error = NULL \
-             WHERE version = {v}; \
-             INSERT INTO {q}.audit_log (action, version, details) VALUES ('apply', {v}, jsonb_build_object('checksum', {c}, 'path', {p}))",
+            "INSERT INTO {q}.migrations AS m (version, name, path, checksum, status, statements, segments_total, segments_done, started_at, finished_at, duration_ms, backend_pid) \
+             VALUES ({v}, {n}, {p}, {c}, '{status}', {st}, {sg}, {done}, clock_timestamp(), {finished_at}, 0, pg_backend_pid()) \
+             ON CONFLICT (version) DO UPDATE SET name = excluded.name, path = excluded.path, checksum = excluded.checksum, \
+             status = excluded.status, statements = excluded.statements, segments_total = excluded.segments_total, \
+             segments_done = excluded.segments_done, finished_at = {finished_at}, duration_ms = {duration}, error = NULL",
             q = self.q,
-            v = literal(version),
-            c = literal(checksum),
-            p = literal(path),
+            v = literal(r.version),
+            n = literal(r.name),
+            p = literal(r.path),
+            c = literal(r.checksum),
+            st = r.statements,
+            sg = r.segments,
         )
     }
 
