@@ -5,13 +5,14 @@
 pub mod apply;
 pub mod history;
 pub mod lock;
+pub mod tls;
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 use crate::config::redact_url;
 use crate::error::{Error, Result};
@@ -32,7 +33,7 @@ impl Drop for Connection {
     }
 }
 
-/// Connect to `url`. Server NOTICEs and WARNINGs are logged and, when `events` is given, passed
+/// Connect to `url` (TLS as its `sslmode` says; see [`tls`]). Server NOTICEs and WARNINGs are logged and, when `events` is given, passed
 /// on as [`Event::ServerNotice`]. The password never appears in an error.
 pub async fn connect(
     url: &str,
@@ -40,7 +41,12 @@ pub async fn connect(
     events: Option<Arc<dyn Events>>,
 ) -> Result<Connection> {
     let target = redact_url(url);
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|e| Error::Connect {
+    let (url, verify) = tls::split_settings(url);
+    let tls = tls::connector(&verify).map_err(|message| Error::Connect {
+        target: target.clone(),
+        message,
+    })?;
+    let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| Error::Connect {
         target: target.clone(),
         message: scrub(&format!("invalid connection string: {e}"), None),
     })?;
@@ -53,7 +59,7 @@ pub async fn connect(
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| Error::Connect {
+    let (client, mut connection) = config.connect(tls).await.map_err(|e| Error::Connect {
         target: target.clone(),
         message: scrub(&describe_pg_error(&e), password.as_deref()),
     })?;
