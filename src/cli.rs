@@ -103,6 +103,21 @@ pub enum Command {
         #[arg(long)]
         timestamp: bool,
     },
+    /// Run one SQL statement: read-only by default (a READ ONLY transaction, rolled back); schema
+    /// changes are refused (write a migration instead)
+    Sql {
+        /// The statement
+        sql: String,
+        /// Allow writes (INSERT/UPDATE/DELETE) and commit them
+        #[arg(long)]
+        write: bool,
+        /// Return at most this many rows
+        #[arg(long, default_value_t = 100)]
+        max_rows: usize,
+        /// Cancel the statement after this long, e.g. 30s
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+    },
     /// Show the audit log of applies, failures, repairs and baselines (newest first)
     Audit {
         /// How many entries

@@ -17,10 +17,12 @@ pub fn init(verbose: u8, log_file: Option<&Path>) {
         1 => LevelFilter::INFO,
         _ => LevelFilter::DEBUG,
     };
+    // Events with target `pgkeel_report` repeat what the command prints itself: file only.
     let stderr_filter = EnvFilter::builder()
         .with_default_directive(stderr_level.into())
         .with_env_var("PGKEEL_LOG")
-        .from_env_lossy();
+        .from_env_lossy()
+        .add_directive("pgkeel_report=off".parse().expect("static directive"));
     let stderr_layer = fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)

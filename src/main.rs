@@ -45,6 +45,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Baseline { .. } => "baseline",
         Command::New { .. } => "new",
         Command::Audit { .. } => "audit",
+        Command::Sql { .. } => "sql",
     }
 }
 
@@ -147,6 +148,22 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
             };
             match migrator.new_migration(&name, scheme) {
                 Ok(r) => out.message(&r, &format!("created {}", r.path)),
+                Err(e) => out.engine_error(&e),
+            }
+        }
+        Command::Sql {
+            sql,
+            write,
+            max_rows,
+            timeout,
+        } => {
+            let opts = pgkeel_engine::db::query::QueryOptions {
+                read_only: !write,
+                max_rows,
+                statement_timeout: timeout,
+            };
+            match migrator.query(&sql, &opts).await {
+                Ok(result) => out.query(&result),
                 Err(e) => out.engine_error(&e),
             }
         }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use comfy_table::{presets, ContentArrangement, Table};
 use pgkeel_engine::db::history::AuditEntry;
+use pgkeel_engine::db::query::QueryOutput;
 use pgkeel_engine::migrator::{StatusReport, UpReport};
 use pgkeel_engine::plan::State;
 use pgkeel_engine::Error;
@@ -61,7 +62,7 @@ impl Out {
 
     pub fn engine_error(&self, e: &Error) -> ExitCode {
         let code = Exit::of(e);
-        tracing::error!(code = e.code(), "{e}");
+        tracing::error!(target: "pgkeel_report", code = e.code(), "{e}");
         if self.json {
             let mut error = json!({"code": e.code(), "message": e.to_string()});
             match e {
@@ -314,6 +315,39 @@ impl Out {
             }
         }
         code.into()
+    }
+
+    pub fn query(&self, q: &QueryOutput) -> ExitCode {
+        if self.json {
+            self.print_json(&self.document(true, json!({"result": q})));
+            return Exit::Ok.into();
+        }
+        if !q.columns.is_empty() {
+            let mut table = Table::new();
+            table
+                .load_style(presets::NOTHING)
+                .set_header(q.columns.iter().map(|c| c.name.clone()));
+            for row in &q.rows {
+                table.add_row(row.iter().map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "NULL".to_string(),
+                    other => other.to_string(),
+                }));
+            }
+            println!("{}", table.trim_fmt());
+        }
+        let mut summary = format!("{} row(s)", q.rows.len());
+        if q.truncated {
+            summary.push_str(" (more rows not shown; raise --max-rows)");
+        }
+        if let Some(n) = q.rows_affected {
+            summary = format!("{n} row(s) affected");
+        }
+        if q.read_only {
+            summary.push_str(", read-only");
+        }
+        println!("{summary}");
+        Exit::Ok.into()
     }
 
     pub fn audit(&self, entries: &[AuditEntry]) -> ExitCode {

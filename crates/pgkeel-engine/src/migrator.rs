@@ -334,6 +334,7 @@ impl Migrator {
             match executor.apply(job, self.events.as_ref()).await {
                 Ok(applied) => {
                     tracing::info!(
+                        target: "pgkeel_report",
                         version = %applied.version,
                         path = %applied.path,
                         duration_ms = applied.duration_ms,
@@ -348,7 +349,7 @@ impl Migrator {
                     report.applied.push(applied);
                 }
                 Err(Error::MigrationFailed(f)) => {
-                    tracing::error!("{f}");
+                    tracing::error!(target: "pgkeel_report", "{f}");
                     report.failure = Some(*f);
                     break;
                 }
@@ -510,6 +511,16 @@ impl Migrator {
             tracing::warn!("{e}");
         }
         result
+    }
+
+    /// Run one ad-hoc statement under the guards of [`crate::db::query`].
+    pub async fn query(
+        &self,
+        sql: &str,
+        opts: &crate::db::query::QueryOptions,
+    ) -> Result<crate::db::query::QueryOutput> {
+        let conn = self.connect("sql").await?;
+        crate::db::query::run(&conn.client, sql, opts).await
     }
 
     /// The audit log, newest first.

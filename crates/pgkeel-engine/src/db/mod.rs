@@ -1,10 +1,11 @@
 //! Everything that talks to PostgreSQL. Every SQL statement pgkeel itself sends lives in this
-//! module tree: [`history`] (the history schema), [`lock`] (one applier at a time) and [`apply`]
-//! (running migrations and dry runs).
+//! module tree: [`history`] (the history schema), [`lock`] (one applier at a time), [`apply`]
+//! (running migrations and dry runs) and [`query`] (guarded ad-hoc SQL).
 
 pub mod apply;
 pub mod history;
 pub mod lock;
+pub mod query;
 pub mod tls;
 
 use std::str::FromStr;

@@ -1,0 +1,379 @@
+//! Guarded ad-hoc SQL (`pgkeel sql`, and the MCP tool `execute_sql`).
+//!
+//! The guards are PostgreSQL's own, not string checks:
+//! - **One statement**: the text is first prepared with the extended protocol, whose Parse step
+//!   refuses more than one command (so `select 1; drop table x` never runs).
+//! - **Read-only** (the default): it runs inside `BEGIN READ ONLY` with a `statement_timeout`, and
+//!   the transaction is always rolled back. PostgreSQL refuses every write, `nextval`, and any
+//!   attempt to switch the transaction to read-write once it has started.
+//! - **Schema changes** (DDL), transaction control and COPY are refused before anything is sent,
+//!   by classifying the statement with the same parser the migrations use: schema changes belong
+//!   in migration files and history, and `COPY … TO PROGRAM` would run a shell command even in a
+//!   read-only transaction.
+//!
+//! Values come back as text (what psql shows) via the simple protocol, after the Parse check
+//! above; numbers, booleans and JSON are turned into JSON values by column type. SELECT-like
+//! statements are read through a cursor, `max_rows + 1` rows at a time at most, so a huge result
+//! never lands in memory.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use squawk_syntax::ast::{self, AstNode};
+use squawk_syntax::SourceFile;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+use crate::error::{Error, Result};
+
+/// How to run a query.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// Run in a READ ONLY transaction that is rolled back (default true).
+    pub read_only: bool,
+    /// At most this many rows are returned (the rest are counted as truncated).
+    pub max_rows: usize,
+    pub statement_timeout: Duration,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        QueryOptions {
+            read_only: true,
+            max_rows: 100,
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A column of the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    /// The PostgreSQL type name, e.g. `int4`, `text`, `timestamptz`.
+    pub r#type: String,
+}
+
+/// What a query returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryOutput {
+    /// The command tag's verb, e.g. `SELECT`, `INSERT`, `EXPLAIN`.
+    pub command: String,
+    pub columns: Vec<ColumnInfo>,
+    /// Each row as an array of JSON values, in column order.
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// True when more rows existed than `max_rows`.
+    pub truncated: bool,
+    /// Rows affected by INSERT/UPDATE/DELETE/MERGE, when the server says.
+    pub rows_affected: Option<u64>,
+    pub read_only: bool,
+}
+
+/// Why a statement is refused before it is sent.
+fn refusal(sql: &str) -> Option<String> {
+    let parse = SourceFile::parse(sql);
+    // If the parser cannot read it, let PostgreSQL judge it: its Parse step still enforces a
+    // single statement and the READ ONLY transaction still refuses writes.
+    if !parse.errors().is_empty() {
+        return None;
+    }
+    let stmts: Vec<ast::Stmt> = parse.tree().stmts().collect();
+    if stmts.len() > 1 {
+        return Some(format!(
+            "{} statements given; execute_sql runs exactly one statement per call",
+            stmts.len()
+        ));
+    }
+    let stmt = stmts.first()?;
+    use ast::Stmt as S;
+    // The AST has one variant per CREATE/ALTER/DROP form (over a hundred); their names say what
+    // they are, so the variant name is read rather than listing them all.
+    let name = format!("{stmt:?}");
+    let variant = name.split('(').next().unwrap_or("");
+    let ddl = variant.starts_with("Create")
+        || variant.starts_with("Alter")
+        || variant.starts_with("Drop")
+        || matches!(
+            stmt,
+            S::CommentOn(_)
+                | S::Grant(_)
+                | S::Revoke(_)
+                | S::SecurityLabel(_)
+                | S::SelectInto(_)
+                | S::ImportForeignSchema(_)
+                | S::Reassign(_)
+                | S::DropOwned(_)
+        );
+    if ddl {
+        return Some(
+            "schema changes (DDL) are not run here: write them as a migration (MCP: plan_migration, then apply_migration; CLI: pgkeel new, then pgkeel up) so they land in a file and in history".into(),
+        );
+    }
+    if matches!(
+        stmt,
+        S::Begin(_)
+            | S::Commit(_)
+            | S::Rollback(_)
+            | S::SavepointCreate(_)
+            | S::ReleaseSavepoint(_)
+            | S::PrepareTransaction(_)
+            | S::SetTransaction(_)
+            | S::SetSessionAuth(_)
+            | S::SetRole(_)
+            | S::ResetRole(_)
+            | S::ResetSessionAuth(_)
+            | S::Discard(_)
+    ) {
+        return Some(
+            "transaction control and role/session switches are refused: each call runs in a transaction of its own".into(),
+        );
+    }
+    if matches!(stmt, S::Copy(_)) {
+        return Some("COPY is refused (COPY … TO PROGRAM runs shell commands); use SELECT".into());
+    }
+    if matches!(
+        stmt,
+        S::Vacuum(_)
+            | S::Reindex(_)
+            | S::Cluster(_)
+            | S::Checkpoint(_)
+            | S::Load(_)
+            | S::Listen(_)
+            | S::Notify(_)
+    ) {
+        return Some(
+            "maintenance and session statements are refused here; run them from a migration or psql".into(),
+        );
+    }
+    None
+}
+
+/// True for statements that can be read through a cursor.
+fn cursor_friendly(sql: &str) -> bool {
+    use ast::Stmt as S;
+    use squawk_syntax::SyntaxKind as K;
+    let parse = SourceFile::parse(sql);
+    let Some(stmt) = parse.tree().stmts().next() else {
+        return false;
+    };
+    // A data-modifying WITH (`WITH d AS (DELETE …) SELECT …`) parses as a SELECT, but a cursor
+    // cannot hold it.
+    let modifies = stmt.syntax().descendants_with_tokens().any(|t| {
+        matches!(
+            t.kind(),
+            K::INSERT_KW | K::UPDATE_KW | K::DELETE_KW | K::MERGE_KW
+        )
+    });
+    parse.errors().is_empty()
+        && !modifies
+        && matches!(
+            stmt,
+            S::Select(_) | S::CompoundSelect(_) | S::Values(_) | S::Table(_) | S::ParenSelect(_)
+        )
+}
+
+/// Run one statement under the guards above.
+pub async fn run(client: &Client, sql: &str, opts: &QueryOptions) -> Result<QueryOutput> {
+    let sql = sql.trim();
+    if sql.is_empty() {
+        return Err(Error::Refused("empty SQL".into()));
+    }
+    if let Some(why) = refusal(sql) {
+        return Err(Error::Refused(why));
+    }
+    let begin = if opts.read_only {
+        "BEGIN READ ONLY"
+    } else {
+        "BEGIN"
+    };
+    client
+        .batch_execute(&format!(
+            "{begin}; SET LOCAL statement_timeout = {}",
+            opts.statement_timeout.as_millis().max(1)
+        ))
+        .await
+        .map_err(|e| Error::db("starting the query transaction", e))?;
+    let result = run_in_transaction(client, sql, opts).await;
+    let end = if opts.read_only || result.is_err() {
+        "ROLLBACK"
+    } else {
+        "COMMIT"
+    };
+    let ended = client.batch_execute(end).await;
+    let output = result?;
+    ended.map_err(|e| Error::db("ending the query transaction", e))?;
+    Ok(output)
+}
+
+async fn run_in_transaction(
+    client: &Client,
+    sql: &str,
+    opts: &QueryOptions,
+) -> Result<QueryOutput> {
+    // Parse with the extended protocol: PostgreSQL refuses more than one command here.
+    let prepared = client
+        .prepare(sql)
+        .await
+        .map_err(|e| Error::db("the statement was refused", e))?;
+    let columns: Vec<ColumnInfo> = prepared
+        .columns()
+        .iter()
+        .map(|c| ColumnInfo {
+            name: c.name().to_string(),
+            r#type: c.type_().name().to_string(),
+        })
+        .collect();
+    let types: Vec<Type> = prepared
+        .columns()
+        .iter()
+        .map(|c| c.type_().clone())
+        .collect();
+    let limit = opts.max_rows;
+
+    let messages = if cursor_friendly(sql) {
+        client
+            .batch_execute(&format!("DECLARE pgkeel_query NO SCROLL CURSOR FOR {sql}"))
+            .await
+            .map_err(|e| Error::db("the query failed", e))?;
+        let fetched = client
+            .simple_query(&format!("FETCH FORWARD {} FROM pgkeel_query", limit + 1))
+            .await
+            .map_err(|e| Error::db("the query failed", e))?;
+        client
+            .batch_execute("CLOSE pgkeel_query")
+            .await
+            .map_err(|e| Error::db("closing the cursor", e))?;
+        fetched
+    } else {
+        client
+            .simple_query(sql)
+            .await
+            .map_err(|e| Error::db("the query failed", e))?
+    };
+
+    let mut rows = Vec::new();
+    let mut total = 0usize;
+    let mut tag_rows = None;
+    for m in messages {
+        match m {
+            SimpleQueryMessage::Row(r) => {
+                total += 1;
+                if rows.len() < limit {
+                    rows.push(
+                        (0..r.len())
+                            .map(|i| to_json(r.get(i), types.get(i)))
+                            .collect(),
+                    );
+                }
+            }
+            SimpleQueryMessage::CommandComplete(n) => tag_rows = Some(n),
+            _ => {}
+        }
+    }
+    let command = sql
+        .split_whitespace()
+        .next()
+        .map(|w| w.trim_start_matches('(').to_ascii_uppercase())
+        .unwrap_or_default();
+    let writes = matches!(
+        command.as_str(),
+        "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "WITH"
+    );
+    Ok(QueryOutput {
+        command,
+        columns,
+        rows,
+        truncated: total > limit,
+        rows_affected: tag_rows.filter(|_| writes),
+        read_only: opts.read_only,
+    })
+}
+
+/// A text value as JSON, by column type.
+fn to_json(text: Option<&str>, ty: Option<&Type>) -> serde_json::Value {
+    use serde_json::Value;
+    let Some(text) = text else {
+        return Value::Null;
+    };
+    match ty {
+        Some(t) if *t == Type::BOOL => Value::Bool(text == "t"),
+        Some(t) if [Type::INT2, Type::INT4, Type::INT8, Type::OID].contains(t) => text
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(text.to_string())),
+        Some(t) if [Type::FLOAT4, Type::FLOAT8].contains(t) => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::String(text.to_string())),
+        Some(t) if [Type::JSON, Type::JSONB].contains(t) => {
+            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+        }
+        // numeric stays a string: JSON numbers would lose its precision.
+        _ => Value::String(text.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_ddl_transaction_control_and_copy() {
+        for sql in [
+            "create table x (id int)",
+            "alter table x add column y int",
+            "drop table x",
+            "comment on table x is 'y'",
+            "grant select on x to public",
+            "select * into newtable from x",
+        ] {
+            assert!(refusal(sql).unwrap().contains("migration"), "{sql}");
+        }
+        for sql in [
+            "commit",
+            "begin",
+            "set transaction read write",
+            "set role postgres",
+        ] {
+            assert!(refusal(sql).unwrap().contains("transaction"), "{sql}");
+        }
+        assert!(refusal("copy x to program 'id'").unwrap().contains("COPY"));
+        assert!(refusal("select 1; select 2")
+            .unwrap()
+            .contains("exactly one"));
+        assert!(refusal("select * from x where y = 1").is_none());
+        assert!(refusal("insert into x values (1) returning *").is_none());
+        assert!(refusal("explain select 1").is_none());
+    }
+
+    #[test]
+    fn values_become_json_by_type() {
+        assert_eq!(
+            to_json(Some("t"), Some(&Type::BOOL)),
+            serde_json::json!(true)
+        );
+        assert_eq!(
+            to_json(Some("42"), Some(&Type::INT8)),
+            serde_json::json!(42)
+        );
+        assert_eq!(
+            to_json(Some("1.5"), Some(&Type::FLOAT8)),
+            serde_json::json!(1.5)
+        );
+        assert_eq!(
+            to_json(Some("NaN"), Some(&Type::FLOAT8)),
+            serde_json::json!("NaN")
+        );
+        assert_eq!(
+            to_json(Some("{\"a\":1}"), Some(&Type::JSONB)),
+            serde_json::json!({"a": 1})
+        );
+        assert_eq!(
+            to_json(Some("1.10"), Some(&Type::NUMERIC)),
+            serde_json::json!("1.10")
+        );
+        assert_eq!(to_json(None, Some(&Type::TEXT)), serde_json::Value::Null);
+    }
+}
