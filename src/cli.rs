@@ -122,6 +122,6 @@ pub enum Command {
     Audit {
         /// How many entries
         #[arg(long, default_value_t = 50)]
-        limit: i64,
+        limit: u32,
     },
 }

@@ -167,7 +167,7 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
                 Err(e) => out.engine_error(&e),
             }
         }
-        Command::Audit { limit } => match migrator.audit_log(limit).await {
+        Command::Audit { limit } => match migrator.audit_log(i64::from(limit)).await {
             Ok(entries) => out.audit(&entries),
             Err(e) => out.engine_error(&e),
         },

@@ -15,6 +15,14 @@ use serde_json::{json, Value};
 
 use crate::exit::Exit;
 
+/// `println!` that does not panic when stdout is a closed pipe (`pgkeel status | head -2`).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 /// How many applied migrations `status` lists without `--all`.
 const RECENT_APPLIED: usize = 3;
 
@@ -42,7 +50,7 @@ impl Out {
 
     fn print_json(&self, doc: &Value) {
         match serde_json::to_string_pretty(doc) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => eprintln!("error: cannot render JSON: {e}"),
         }
     }
@@ -82,7 +90,7 @@ impl Out {
         if self.json {
             self.print_json(&self.document(true, json!({"result": value})));
         } else {
-            println!("{text}");
+            outln!("{text}");
         }
         Exit::Ok.into()
     }
@@ -94,7 +102,7 @@ impl Out {
         } else {
             Exit::Ok
         };
-        let blockers = r.plan.blockers(false, None);
+        let blockers = &r.blockers;
         if self.json {
             self.print_json(&self.document(
                 true,
@@ -113,7 +121,8 @@ impl Out {
                         "segments_done": e.segments_done,
                         "segments_total": e.segments_total,
                         "has_down": e.has_down,
-                        "applied_at": e.history.as_ref().and_then(|h| h.finished_at),
+                        "applied_at": e.history.as_ref().filter(|h| h.status.is_applied()).and_then(|h| h.finished_at),
+                        "last_attempt_at": e.history.as_ref().filter(|h| !h.status.is_applied()).and_then(|h| h.started_at),
                         "duration_ms": e.history.as_ref().and_then(|h| h.duration_ms),
                         "applied_by": e.history.as_ref().map(|h| &h.applied_by),
                         "error": e.history.as_ref().and_then(|h| h.error.as_ref()),
@@ -126,9 +135,10 @@ impl Out {
             return code.into();
         }
 
-        println!(
+        outln!(
             "database {}  (history schema {})",
-            r.database, r.history_schema
+            r.database,
+            r.history_schema
         );
         let c = &r.counts;
         let mut parts = vec![format!("{} applied", c.applied)];
@@ -146,13 +156,13 @@ impl Out {
                 parts.push(format!("{n} {label}"));
             }
         }
-        println!(
+        outln!(
             "{} migration(s): {}",
             r.plan.entries.len(),
             parts.join(", ")
         );
         if let Some(h) = &r.applier {
-            println!("an applier is running now: {h}");
+            outln!("an applier is running now: {h}");
         }
 
         let applied_total = r
@@ -198,13 +208,13 @@ impl Out {
         }
         if !r.plan.entries.is_empty() {
             if hidden > 0 {
-                println!("({hidden} older applied migration(s) not shown; --all lists them)");
+                outln!("({hidden} older applied migration(s) not shown; --all lists them)");
             }
-            println!("{}", table.trim_fmt());
+            outln!("{}", table.trim_fmt());
         }
         for e in &r.plan.entries {
             if e.state == State::Interrupted {
-                println!(
+                outln!(
                     "! {} was interrupted (its applier is gone) after {} of {} segment(s); `pgkeel up` resumes it",
                     e.version,
                     e.segments_done.unwrap_or(0),
@@ -212,14 +222,14 @@ impl Out {
                 );
             }
         }
-        for b in &blockers {
-            println!("! {}\n  fix: {}", b.message, b.fix);
+        for b in blockers {
+            outln!("! {}\n  fix: {}", b.message, b.fix);
         }
         for w in &r.warnings {
-            println!("warning: {}: {}", w.path, w.message);
+            outln!("warning: {}: {}", w.path, w.message);
         }
         if !r.history_exists {
-            println!(
+            outln!(
                 "(no history yet: the first `pgkeel up` creates schema {})",
                 r.history_schema
             );
@@ -257,7 +267,7 @@ impl Out {
         }
         if let Some(d) = &r.dry_run_result {
             for item in &d.items {
-                println!(
+                outln!(
                     "dry run {}: {} statement(s) ran{}",
                     item.path,
                     item.statements_run,
@@ -271,16 +281,19 @@ impl Out {
                     }
                 );
                 for s in &item.skipped {
-                    println!(
+                    outln!(
                         "    not run: statement {} at line {}: {} ({})",
-                        s.statement, s.line, s.kind, s.reason
+                        s.statement,
+                        s.line,
+                        s.kind,
+                        s.reason
                     );
                 }
             }
             match &r.failure {
                 Some(f) => eprintln!("error: {f}"),
-                None if d.items.is_empty() => println!("dry run: nothing pending"),
-                None => println!(
+                None if d.items.is_empty() => outln!("dry run: nothing pending"),
+                None => outln!(
                     "dry run: all {} migration(s) ran and were rolled back; nothing changed",
                     d.items.len()
                 ),
@@ -295,7 +308,7 @@ impl Out {
         match &r.failure {
             Some(f) => {
                 if !r.applied.is_empty() {
-                    println!(
+                    outln!(
                         "applied {} migration(s) before the failure",
                         r.applied.len()
                     );
@@ -303,11 +316,11 @@ impl Out {
                 eprintln!("error: {f}");
             }
             None if r.planned.is_empty() => {
-                println!("nothing to apply: the database is up to date")
+                outln!("nothing to apply: the database is up to date")
             }
             None => {
                 let ms: u64 = r.applied.iter().map(|a| a.duration_ms).sum();
-                println!(
+                outln!(
                     "applied {} migration(s) in {ms} ms (newest {})",
                     r.applied.len(),
                     r.applied.last().map(|a| a.version.as_str()).unwrap_or("-")
@@ -334,7 +347,7 @@ impl Out {
                     other => other.to_string(),
                 }));
             }
-            println!("{}", table.trim_fmt());
+            outln!("{}", table.trim_fmt());
         }
         let mut summary = format!("{} row(s)", q.rows.len());
         if q.truncated {
@@ -346,7 +359,7 @@ impl Out {
         if q.read_only {
             summary.push_str(", read-only");
         }
-        println!("{summary}");
+        outln!("{summary}");
         Exit::Ok.into()
     }
 
@@ -376,7 +389,7 @@ impl Out {
                 e.details.to_string(),
             ]);
         }
-        println!("{}", table.trim_fmt());
+        outln!("{}", table.trim_fmt());
         Exit::Ok.into()
     }
 }

@@ -24,6 +24,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Where the URL came from (for messages): e.g. `env DATABASE_URL`.
     pub database_url_source: Option<String>,
+    /// The environment variable the URL is read from (`[database] url_env`, default DATABASE_URL).
+    pub database_url_env: String,
     /// Migration folders, relative to `root`, in the order given.
     pub folders: Vec<String>,
     pub strict: bool,
@@ -256,6 +258,7 @@ impl Config {
             root,
             database_url,
             database_url_source,
+            database_url_env: url_env,
             folders,
             strict,
             allow_out_of_order,
@@ -276,7 +279,8 @@ impl Config {
             .or_else(|| env.var("PGKEEL_CONFIG").map(PathBuf::from));
         let (root, file) = match explicit {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
                 let root = path
                     .parent()
                     .filter(|p| !p.as_os_str().is_empty())

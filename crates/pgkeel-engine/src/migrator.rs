@@ -36,6 +36,8 @@ pub struct StatusReport {
     pub history_exists: bool,
     pub plan: Plan,
     pub counts: Counts,
+    /// What would stop `up` now (with the configured out-of-order setting).
+    pub blockers: Vec<plan::Blocker>,
     pub warnings: Vec<Warning>,
     /// Another applier holding the lock right now.
     pub applier: Option<LockHolder>,
@@ -132,9 +134,10 @@ impl Migrator {
 
     fn url(&self) -> Result<&str> {
         self.config.database_url.as_deref().ok_or_else(|| {
-            Error::Config(
-                "no database URL: set DATABASE_URL (or the variable named by [database] url_env in pgkeel.toml), or pass --database-url".into(),
-            )
+            Error::Config(format!(
+                "no database URL: set {} (or PGKEEL_DATABASE_URL), or pass --database-url",
+                self.config.database_url_env
+            ))
         })
     }
 
@@ -161,6 +164,7 @@ impl Migrator {
             history_schema: self.config.history_schema.clone(),
             history_exists,
             counts: plan.counts(),
+            blockers: plan.blockers(self.config.allow_out_of_order, None),
             plan,
             warnings: discovered.warnings,
             applier,
@@ -252,6 +256,15 @@ impl Migrator {
                 .is_some()
         };
         let plan = plan::build(&discovered.migrations, &rows, applier_active);
+        for e in plan.entries.iter().filter(|e| e.state == State::Running) {
+            report.warnings.push(Warning {
+                path: e.path.clone(),
+                message: format!(
+                    "migration {} is being applied by another applier right now; not included",
+                    e.version
+                ),
+            });
+        }
         let blockers = plan.blockers(self.config.allow_out_of_order, to);
         if !blockers.is_empty() {
             return Err(Error::Blocked(blockers));
@@ -378,9 +391,7 @@ impl Migrator {
                 RepairAction::Forget(v) => (v, "forget"),
                 RepairAction::ResolveFailed(v) => (v, "resolve_failed"),
             };
-            let version = Version::parse(text).ok_or_else(|| Error::UnknownVersion {
-                version: text.clone(),
-            })?;
+            let version = parse_version(text)?;
             let row = rows
                 .iter()
                 .find(|r| Version::parse(&r.version).as_ref() == Some(&version))
@@ -456,9 +467,12 @@ impl Migrator {
     /// whose schema already has them).
     pub async fn baseline(&self, version: &str) -> Result<BaselineReport> {
         let discovered = self.discover()?;
-        let v = Version::parse(version).ok_or_else(|| Error::UnknownVersion {
-            version: version.to_string(),
-        })?;
+        let v = parse_version(version)?;
+        if discovered.find(&v).is_none() {
+            return Err(Error::UnknownVersion {
+                version: version.to_string(),
+            });
+        }
         let candidates: Vec<_> = discovered
             .migrations
             .iter()
@@ -539,13 +553,12 @@ impl Migrator {
                 "migration name {name:?} has no letters or digits"
             )));
         }
-        let folder = self
+        let first_folder = self
             .config
             .folders
             .first()
-            .ok_or_else(|| Error::Config("no migration folder configured".into()))?;
-        let dir = self.config.root.join(folder);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            .ok_or_else(|| Error::Config("no migration folder configured".into()))?
+            .clone();
         for _attempt in 0..100 {
             let discovered = self.discover()?;
             let newest = discovered.last();
@@ -575,10 +588,27 @@ impl Migrator {
                     .map(|m| &m.version);
                 version::next_timestamp(chrono::Utc::now().naive_utc(), last_ts)
             };
+            // Beside the newest migration of the same scheme (a project may keep its sequential
+            // files in one folder and its timestamped ones in another), else the first folder.
+            let folder = discovered
+                .migrations
+                .iter()
+                .rev()
+                .find(|m| m.version.scheme().is_timestamped() == v.scheme().is_timestamped())
+                .and_then(|m| m.path.rsplit_once('/').map(|(dir, _)| dir.to_string()))
+                .filter(|dir| {
+                    self.config
+                        .folders
+                        .iter()
+                        .any(|f| f.trim_end_matches('/') == dir)
+                })
+                .unwrap_or_else(|| first_folder.clone());
+            let dir = self.config.root.join(&folder);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let file_name = format!("{v}_{slug}.sql");
             let path: PathBuf = dir.join(&file_name);
             let header = format!(
-                "-- {slug}\n-- Created by `pgkeel new` on {}. pgkeel runs this file in one transaction together with\n-- its history row; statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY, …)\n-- run on their own automatically. Add `-- pgkeel:down` followed by SQL to make it reversible.\n\n",
+                "-- {slug}\n-- Created by `pgkeel new` on {}. pgkeel runs this file in one transaction together with\n-- its history row; statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY, …)\n-- run on their own automatically.\n\n",
                 chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
             );
             match std::fs::OpenOptions::new()
@@ -612,6 +642,14 @@ impl Migrator {
             "could not find a free version for the new migration after 100 attempts".into(),
         ))
     }
+}
+
+fn parse_version(text: &str) -> Result<Version> {
+    Version::parse(text).ok_or_else(|| {
+        Error::Config(format!(
+            "{text:?} is not a migration version (expected the version part of a file name, e.g. 007, 20240101120000, 20240101 or 20240101_07)"
+        ))
+    })
 }
 
 /// Lower-case ASCII letters, digits and single underscores.

@@ -633,3 +633,55 @@ async fn history_row_commits_with_the_migration_even_if_the_running_marker_fails
     let status = m.status().await.unwrap();
     assert!(status.plan.is_clean(), "{:?}", status.plan);
 }
+
+#[tokio::test]
+async fn baseline_needs_the_exact_version_of_a_file() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("migrations/001_a.sql", "CREATE TABLE a (id int);\n");
+    p.write("migrations/20240101_b.sql", "CREATE TABLE b (id int);\n");
+    let m = migrator(&p, &db);
+    // A typo of a timestamp would otherwise baseline every sequential file before it.
+    assert!(matches!(
+        m.baseline("1999").await,
+        Err(Error::UnknownVersion { .. })
+    ));
+    assert!(matches!(m.baseline("abc").await, Err(Error::Config(_))));
+    assert!(!exists(&db, "pgkeel.migrations").await, "nothing recorded");
+}
+
+#[tokio::test]
+async fn new_files_go_beside_their_scheme_and_get_distinct_versions() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("migrations/20240101120000_ts.sql", "SELECT 1;\n");
+    p.write("migrations/legacy/041_seq.sql", "SELECT 1;\n");
+    let m = migrator_with(&p, &db, |c| {
+        c.folders = vec!["migrations".into(), "migrations/legacy".into()]
+    });
+    let seq = m
+        .new_migration("backfill", pgkeel_engine::migrator::NewScheme::Sequential)
+        .unwrap();
+    assert_eq!(seq.path, "migrations/legacy/042_backfill.sql");
+    let a = m
+        .new_migration("one", pgkeel_engine::migrator::NewScheme::Auto)
+        .unwrap();
+    let b = m
+        .new_migration("two", pgkeel_engine::migrator::NewScheme::Auto)
+        .unwrap();
+    assert!(a.path.starts_with("migrations/2") && b.path.starts_with("migrations/2"));
+    assert!(b.version > a.version, "{} then {}", a.version, b.version);
+    assert_eq!(m.discover().unwrap().migrations.len(), 5);
+}
+
+#[tokio::test]
+async fn status_blockers_follow_the_out_of_order_setting() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("migrations/002_b.sql", "SELECT 1;\n");
+    up(&migrator(&p, &db)).await;
+    p.write("migrations/001_a.sql", "SELECT 1;\n");
+    assert_eq!(migrator(&p, &db).status().await.unwrap().blockers.len(), 1);
+    let m = migrator_with(&p, &db, |c| c.allow_out_of_order = true);
+    assert!(m.status().await.unwrap().blockers.is_empty());
+}

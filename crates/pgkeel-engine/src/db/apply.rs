@@ -259,6 +259,12 @@ impl<'a> Executor<'a> {
                 String::new()
             }
         ));
+        if self.client.is_closed() {
+            outcome = format!(
+                "the connection to the server was lost, so the failure could not be recorded: `pgkeel status` shows the migration as interrupted, and `pgkeel up` resumes it{}",
+                if segment > 0 { format!(" at segment {}", segment + 1) } else { String::new() }
+            );
+        }
         let mut failure = failure_from(m, p, statement, e, outcome);
         if !where_.is_empty() {
             failure.message = format!("{} ({where_})", failure.message);
@@ -268,9 +274,7 @@ impl<'a> Executor<'a> {
         });
         let json = serde_json::to_string(&failure).unwrap_or_else(|_| "{}".into());
         if self.client.is_closed() {
-            failure.outcome.push_str(
-                " (the connection was lost, so the failure could not be recorded in history)",
-            );
+            // Nothing to record on a dead connection; the outcome says what to do.
         } else if let Err(rec) = self
             .client
             .batch_execute(&self.history.fail_sql(job.history_version, &json))
@@ -322,7 +326,7 @@ impl<'a> Executor<'a> {
                 }
             }
             let results = self.pipeline(&queries).await;
-            let item = DryRunItem {
+            let mut item = DryRunItem {
                 version: job.migration.version.to_string(),
                 path: job.migration.path.clone(),
                 statements_run: run.len(),
@@ -331,6 +335,7 @@ impl<'a> Executor<'a> {
                 notes: p.notes.clone(),
             };
             if let Some((i, e)) = first_error(&results) {
+                item.statements_run = i;
                 let failure = failure_from(
                     job.migration,
                     p,
@@ -363,6 +368,7 @@ pub struct DryRun {
 pub struct DryRunItem {
     pub version: String,
     pub path: String,
+    /// Statements that ran successfully (on a failure: those before the failing one).
     pub statements_run: usize,
     /// Statements (1-based) that ran without CONCURRENTLY, which has the same effect inside the
     /// rolled-back transaction.
