@@ -5,6 +5,7 @@
 //! [`source`] (reads migration folders), [`db`] (every SQL statement pgkeel sends), and
 //! [`migrator`], which ties them together into the operations both faces call.
 
+pub mod authoring;
 pub mod checksum;
 pub mod config;
 pub mod db;

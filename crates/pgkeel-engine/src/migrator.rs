@@ -23,8 +23,8 @@ use crate::version::{self, Version};
 
 /// The engine's entry point.
 pub struct Migrator {
-    config: Config,
-    events: Arc<dyn Events>,
+    pub(crate) config: Config,
+    pub(crate) events: Arc<dyn Events>,
 }
 
 /// `status`: files against history.
@@ -128,11 +128,11 @@ impl Migrator {
         &self.config
     }
 
-    fn history(&self) -> HistoryTables {
+    pub(crate) fn history(&self) -> HistoryTables {
         HistoryTables::new(&self.config.history_schema)
     }
 
-    fn url(&self) -> Result<&str> {
+    pub(crate) fn url(&self) -> Result<&str> {
         self.config.database_url.as_deref().ok_or_else(|| {
             Error::Config(format!(
                 "no database URL: set {} (or PGKEEL_DATABASE_URL), or pass --database-url",
@@ -141,7 +141,7 @@ impl Migrator {
         })
     }
 
-    async fn connect(&self, purpose: &str) -> Result<Connection> {
+    pub(crate) async fn connect(&self, purpose: &str) -> Result<Connection> {
         db::connect(self.url()?, purpose, Some(self.events.clone())).await
     }
 
@@ -171,7 +171,7 @@ impl Migrator {
         })
     }
 
-    async fn take_lock(&self) -> Result<MigrationLock> {
+    pub(crate) async fn take_lock(&self) -> Result<MigrationLock> {
         let conn = self.connect("lock").await?;
         MigrationLock::acquire(
             conn,
@@ -238,7 +238,7 @@ impl Migrator {
         result.map(|()| report)
     }
 
-    async fn run_up(
+    pub(crate) async fn run_up(
         &self,
         discovered: &Discovered,
         conn: &Connection,
@@ -561,48 +561,8 @@ impl Migrator {
             .clone();
         for _attempt in 0..100 {
             let discovered = self.discover()?;
-            let newest = discovered.last();
-            let use_sequential = match scheme {
-                NewScheme::Sequential => true,
-                NewScheme::Timestamp => false,
-                NewScheme::Auto => newest.is_some_and(|m| !m.version.scheme().is_timestamped()),
-            };
-            let v = if use_sequential {
-                let seq: Vec<_> = discovered
-                    .migrations
-                    .iter()
-                    .filter(|m| !m.version.scheme().is_timestamped())
-                    .collect();
-                let width = seq
-                    .iter()
-                    .map(|m| m.version.as_str().len())
-                    .max()
-                    .unwrap_or(3);
-                version::next_sequential(seq.last().map(|m| &m.version), width)
-            } else {
-                let last_ts = discovered
-                    .migrations
-                    .iter()
-                    .rev()
-                    .find(|m| m.version.scheme().is_timestamped())
-                    .map(|m| &m.version);
-                version::next_timestamp(chrono::Utc::now().naive_utc(), last_ts)
-            };
-            // Beside the newest migration of the same scheme (a project may keep its sequential
-            // files in one folder and its timestamped ones in another), else the first folder.
-            let folder = discovered
-                .migrations
-                .iter()
-                .rev()
-                .find(|m| m.version.scheme().is_timestamped() == v.scheme().is_timestamped())
-                .and_then(|m| m.path.rsplit_once('/').map(|(dir, _)| dir.to_string()))
-                .filter(|dir| {
-                    self.config
-                        .folders
-                        .iter()
-                        .any(|f| f.trim_end_matches('/') == dir)
-                })
-                .unwrap_or_else(|| first_folder.clone());
+            let v = next_version(&discovered, scheme);
+            let folder = folder_for(&discovered, &v, &self.config.folders, &first_folder);
             let dir = self.config.root.join(&folder);
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let file_name = format!("{v}_{slug}.sql");
@@ -644,7 +604,58 @@ impl Migrator {
     }
 }
 
-fn parse_version(text: &str) -> Result<Version> {
+/// The next version in `scheme` (see [`NewScheme`]).
+pub(crate) fn next_version(discovered: &Discovered, scheme: NewScheme) -> Version {
+    let use_sequential = match scheme {
+        NewScheme::Sequential => true,
+        NewScheme::Timestamp => false,
+        NewScheme::Auto => discovered
+            .last()
+            .is_some_and(|m| !m.version.scheme().is_timestamped()),
+    };
+    if use_sequential {
+        let seq: Vec<_> = discovered
+            .migrations
+            .iter()
+            .filter(|m| !m.version.scheme().is_timestamped())
+            .collect();
+        let width = seq
+            .iter()
+            .map(|m| m.version.as_str().len())
+            .max()
+            .unwrap_or(3);
+        version::next_sequential(seq.last().map(|m| &m.version), width)
+    } else {
+        let last_ts = discovered
+            .migrations
+            .iter()
+            .rev()
+            .find(|m| m.version.scheme().is_timestamped())
+            .map(|m| &m.version);
+        version::next_timestamp(chrono::Utc::now().naive_utc(), last_ts)
+    }
+}
+
+/// The folder for a new file of version `v`: beside the newest migration of the same scheme (a
+/// project may keep its sequential files in one folder and its timestamped ones in another),
+/// else `fallback`.
+pub(crate) fn folder_for(
+    discovered: &Discovered,
+    v: &Version,
+    folders: &[String],
+    fallback: &str,
+) -> String {
+    discovered
+        .migrations
+        .iter()
+        .rev()
+        .find(|m| m.version.scheme().is_timestamped() == v.scheme().is_timestamped())
+        .and_then(|m| m.path.rsplit_once('/').map(|(dir, _)| dir.to_string()))
+        .filter(|dir| folders.iter().any(|f| f.trim_end_matches('/') == dir))
+        .unwrap_or_else(|| fallback.to_string())
+}
+
+pub(crate) fn parse_version(text: &str) -> Result<Version> {
     Version::parse(text).ok_or_else(|| {
         Error::Config(format!(
             "{text:?} is not a migration version (expected the version part of a file name, e.g. 007, 20240101120000, 20240101 or 20240101_07)"
@@ -653,7 +664,7 @@ fn parse_version(text: &str) -> Result<Version> {
 }
 
 /// Lower-case ASCII letters, digits and single underscores.
-fn slugify(name: &str) -> String {
+pub(crate) fn slugify(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         if c.is_ascii_alphanumeric() {

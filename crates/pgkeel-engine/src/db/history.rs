@@ -398,6 +398,24 @@ impl HistoryTables {
             .map_err(|e| Error::db("committing repair", e))
     }
 
+    /// Remove the row of a new migration whose first apply failed before anything of it was
+    /// kept (its file is removed too, by the caller). The audit log keeps the failure.
+    pub async fn withdraw(&self, client: &Client, version: &str, reason: &str) -> Result<()> {
+        client
+            .execute(
+                &format!(
+                    "WITH gone AS (DELETE FROM {q}.migrations WHERE version = $1 AND segments_done = 0 RETURNING version) \
+                     INSERT INTO {q}.audit_log (action, version, details) \
+                     SELECT 'withdraw', version, jsonb_build_object('reason', $2::text) FROM gone",
+                    q = self.q
+                ),
+                &[&version, &reason],
+            )
+            .await
+            .map_err(|e| Error::db("withdrawing the failed migration", e))?;
+        Ok(())
+    }
+
     /// Record migrations as baselined (applied without running them).
     pub async fn baseline(
         &self,

@@ -1,0 +1,351 @@
+//! Writing a new migration from SQL (the MCP tools `plan_migration` and `apply_migration`).
+//!
+//! `plan_new` changes nothing: it picks the version and path the migration would get, splits
+//! and checks it, and dry-runs it after the pending migrations in a transaction that is rolled
+//! back. `apply_new` does the same checks, then — under the migration lock — writes the file and
+//! applies everything up to it. It is all or nothing for the new migration: when its dry run
+//! fails nothing is written, and when it fails for real before any of its segments completed,
+//! its file and history row are withdrawn again (the audit log keeps the failure). The version in
+//! the file name and in history are the same by construction: both come from one [`Version`].
+
+use serde::Serialize;
+
+use crate::checksum;
+use crate::db::apply::DryRun;
+use crate::discovery::{Discovered, Warning};
+use crate::error::{Error, MigrationFailure, Result};
+use crate::events::Event;
+use crate::migration::Migration;
+use crate::migrator::{
+    folder_for, next_version, parse_version, slugify, Migrator, NewScheme, UpReport,
+};
+use crate::version::Version;
+
+/// The largest SQL accepted for one new migration.
+pub const MAX_SQL_BYTES: usize = 1024 * 1024;
+/// The longest name (after slugifying) accepted.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A migration to write: what it does, its SQL, and optionally the version to give it.
+#[derive(Debug, Clone)]
+pub struct NewMigration {
+    pub name: String,
+    pub sql: String,
+    pub version: Option<String>,
+}
+
+/// One statement of a planned migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementSummary {
+    /// 1-based.
+    pub number: usize,
+    pub line: usize,
+    pub kind: String,
+    /// Why it runs on its own, outside a transaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub non_transactional: Option<&'static str>,
+}
+
+/// What `plan_new` found. Nothing was written or changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthoringPlan {
+    pub version: String,
+    pub path: String,
+    pub checksum: String,
+    /// A file with this version and the same content exists already.
+    pub already_exists: bool,
+    pub statements: Vec<StatementSummary>,
+    pub segments: usize,
+    pub notes: Vec<String>,
+    pub parse_warnings: Vec<Warning>,
+    /// Pending migrations that run before this one.
+    pub pending_before: Vec<String>,
+    /// The dry run of the pending migrations and this one.
+    pub dry_run: Option<DryRun>,
+    /// The dry run's failure, if any (also inside `dry_run`).
+    pub failure: Option<MigrationFailure>,
+}
+
+/// What `apply_new` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthoringApplied {
+    pub version: String,
+    pub path: String,
+    pub checksum: String,
+    /// False when a file with this version and content already existed.
+    pub file_written: bool,
+    /// Milliseconds the new migration took (absent when it had been applied already).
+    pub duration_ms: Option<u64>,
+    pub statements: usize,
+    /// Pending migrations applied before it, in order.
+    pub applied_before: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+struct Checked {
+    discovered: Discovered,
+    migration: Migration,
+    already_exists: bool,
+}
+
+impl Migrator {
+    /// Version, path, statements and a dry run for a new migration. Changes nothing.
+    pub async fn plan_new(&self, req: &NewMigration) -> Result<AuthoringPlan> {
+        let checked = self.check_new(req)?;
+        let conn = self.connect("plan").await?;
+        let history = self.history();
+        let mut report = UpReport {
+            dry_run: true,
+            ..UpReport::default()
+        };
+        let v = checked.migration.version.clone();
+        self.run_up(
+            &checked.discovered,
+            &conn,
+            &history,
+            Some(&v),
+            false,
+            &mut report,
+        )
+        .await?;
+        let prepared = checked
+            .migration
+            .prepare()
+            .map_err(|e| unrunnable(&checked.migration, e))?;
+        let statements = prepared
+            .statements
+            .iter()
+            .map(|s| StatementSummary {
+                number: s.index + 1,
+                line: s.line,
+                kind: s.kind.clone(),
+                non_transactional: s.non_transactional,
+            })
+            .collect();
+        let pending_before = report
+            .planned
+            .iter()
+            .filter(|p| *p != v.as_str())
+            .cloned()
+            .collect();
+        Ok(AuthoringPlan {
+            version: v.to_string(),
+            path: checked.migration.path.clone(),
+            checksum: checked.migration.checksum.clone(),
+            already_exists: checked.already_exists,
+            statements,
+            segments: prepared.segments.len(),
+            notes: prepared.notes,
+            parse_warnings: report.parse_warnings,
+            pending_before,
+            failure: report.failure.clone(),
+            dry_run: report.dry_run_result,
+        })
+    }
+
+    /// Check, write and apply a new migration (and the pending ones before it), under the lock.
+    pub async fn apply_new(&self, req: &NewMigration) -> Result<AuthoringApplied> {
+        // The dry run first: a migration that cannot work is never written.
+        let plan = self.plan_new(req).await?;
+        if let Some(mut f) = plan.failure {
+            f.outcome = "the dry run failed, so nothing was written and nothing changed".into();
+            return Err(Error::MigrationFailed(Box::new(f)));
+        }
+
+        let conn = self.connect("apply").await?;
+        let lock = self.take_lock().await?;
+        let history = self.history();
+        let result = async {
+            if let Some(format) = history.ensure(&conn.client).await? {
+                self.events.event(Event::HistoryUpgraded { format });
+            }
+            // Files may have changed while we waited for the lock: check again.
+            let checked = self.check_new(req)?;
+            let m = &checked.migration;
+            let full_path = self.config.root.join(&m.path);
+            let written = if checked.already_exists {
+                false
+            } else {
+                write_new_file(&full_path, &m.content)?;
+                true
+            };
+            let discovered = match self.discover() {
+                Ok(d) => d,
+                Err(e) => {
+                    if written {
+                        let _ = std::fs::remove_file(&full_path);
+                    }
+                    return Err(e);
+                }
+            };
+            let mut report = UpReport::default();
+            let run = self
+                .run_up(&discovered, &conn, &history, Some(&m.version), true, &mut report)
+                .await;
+            if let Err(e) = run {
+                if written {
+                    let _ = std::fs::remove_file(&full_path);
+                }
+                return Err(e);
+            }
+            if let Some(mut failure) = report.failure.take() {
+                let ours = failure.version == m.version.as_str();
+                let rows = history.load(&conn.client).await?;
+                let partial = rows
+                    .iter()
+                    .find(|r| Version::parse(&r.version).as_ref() == Some(&m.version))
+                    .is_some_and(|r| r.segments_done > 0);
+                if written && !partial {
+                    if ours {
+                        history
+                            .withdraw(&conn.client, m.version.as_str(), "apply_migration failed before any of its segments completed")
+                            .await?;
+                    }
+                    let _ = std::fs::remove_file(&full_path);
+                    failure.outcome = if ours {
+                        format!(
+                            "nothing of this migration was applied and its file was not kept{}; fix the SQL and call apply_migration again",
+                            if report.applied.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (pending migrations applied before it: {})", report.applied.iter().map(|a| a.version.as_str()).collect::<Vec<_>>().join(", "))
+                            }
+                        )
+                    } else {
+                        format!(
+                            "pending migration {} failed before this one ran, so its file was not kept: {}",
+                            failure.version, failure.outcome
+                        )
+                    };
+                }
+                return Err(Error::MigrationFailed(Box::new(failure)));
+            }
+            let ours = report
+                .applied
+                .iter()
+                .find(|a| a.version == m.version.as_str());
+            Ok(AuthoringApplied {
+                version: m.version.to_string(),
+                path: m.path.clone(),
+                checksum: m.checksum.clone(),
+                file_written: written,
+                duration_ms: ours.map(|a| a.duration_ms),
+                statements: ours.map_or(0, |a| a.statements),
+                applied_before: report
+                    .applied
+                    .iter()
+                    .filter(|a| a.version != m.version.as_str())
+                    .map(|a| a.version.clone())
+                    .collect(),
+                notes: ours.map(|a| a.notes.clone()).unwrap_or_default(),
+            })
+        }
+        .await;
+        if let Err(e) = lock.release().await {
+            tracing::warn!("{e}");
+        }
+        result
+    }
+
+    /// Validate the request and build the migration it describes (pure apart from reading the
+    /// migration folders). Returns the project's migrations with the new one in place.
+    fn check_new(&self, req: &NewMigration) -> Result<Checked> {
+        if req.sql.trim().is_empty() {
+            return Err(Error::Refused("the migration's SQL is empty".into()));
+        }
+        if req.sql.len() > MAX_SQL_BYTES {
+            return Err(Error::Refused(format!(
+                "the migration's SQL is {} bytes; the limit is {MAX_SQL_BYTES} (split it into several migrations)",
+                req.sql.len()
+            )));
+        }
+        if req.sql.contains('\0') {
+            return Err(Error::Refused(
+                "the migration's SQL contains a NUL byte".into(),
+            ));
+        }
+        let slug = slugify(&req.name);
+        if slug.is_empty() {
+            return Err(Error::Refused(format!(
+                "migration name {:?} has no letters or digits; describe what it does, e.g. add_orders",
+                req.name
+            )));
+        }
+        if slug.chars().count() > MAX_NAME_CHARS {
+            return Err(Error::Refused(format!(
+                "migration name is longer than {MAX_NAME_CHARS} characters"
+            )));
+        }
+        let mut discovered = self.discover()?;
+        let v = match &req.version {
+            Some(text) => parse_version(text)?,
+            None => next_version(&discovered, NewScheme::Auto),
+        };
+        let normalized = checksum::normalize(&req.sql);
+        let sum = checksum::sha256_hex(normalized.as_bytes());
+        if let Some(existing) = discovered.find(&v) {
+            if existing.checksum == sum {
+                let migration = existing.clone();
+                return Ok(Checked {
+                    discovered,
+                    migration,
+                    already_exists: true,
+                });
+            }
+            return Err(Error::Refused(format!(
+                "version {v} already exists as {} with other content; leave the version out to get the next one, or pick a free one",
+                existing.path
+            )));
+        }
+        let first = self
+            .config
+            .folders
+            .first()
+            .ok_or_else(|| Error::Config("no migration folder configured".into()))?;
+        let folder = folder_for(&discovered, &v, &self.config.folders, first);
+        let path = format!("{}/{v}_{slug}.sql", folder.trim_end_matches('/'));
+        let migration =
+            Migration::from_text(v.clone(), slug, path.clone(), &req.sql).map_err(|e| {
+                Error::Directive {
+                    path: path.clone(),
+                    line: e.line,
+                    message: e.message,
+                }
+            })?;
+        migration.prepare().map_err(|e| unrunnable(&migration, e))?;
+        let at = discovered
+            .migrations
+            .partition_point(|m| m.version < migration.version);
+        discovered.migrations.insert(at, migration.clone());
+        Ok(Checked {
+            discovered,
+            migration,
+            already_exists: false,
+        })
+    }
+}
+
+fn unrunnable(m: &Migration, e: crate::migration::PrepareError) -> Error {
+    Error::Unrunnable {
+        path: m.path.clone(),
+        line: e.line,
+        column: e.column,
+        statement: e.statement,
+        message: e.message,
+    }
+}
+
+fn write_new_file(path: &std::path::Path, content: &str) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(content.as_bytes())
+        .map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
