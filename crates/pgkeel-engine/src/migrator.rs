@@ -25,6 +25,24 @@ use crate::version::{self, Version};
 pub struct Migrator {
     pub(crate) config: Config,
     pub(crate) events: Arc<dyn Events>,
+    /// Connections for read operations in a long-running process (see [`db::pool`]).
+    pub(crate) pool: Option<db::pool::Pool>,
+}
+
+/// A connection for a read operation: from the pool when there is one.
+pub(crate) enum ReadConn {
+    Owned(Connection),
+    Pooled(db::pool::Pooled),
+}
+
+impl std::ops::Deref for ReadConn {
+    type Target = tokio_postgres::Client;
+    fn deref(&self) -> &tokio_postgres::Client {
+        match self {
+            ReadConn::Owned(c) => &c.client,
+            ReadConn::Pooled(p) => p,
+        }
+    }
 }
 
 /// `status`: files against history.
@@ -115,6 +133,21 @@ impl Migrator {
         Migrator {
             config,
             events: Arc::new(NoEvents),
+            pool: None,
+        }
+    }
+
+    /// Serve read operations (status, queries, schema description) from a pool of up to `size`
+    /// connections. Applying, repairs and dry runs still use dedicated connections.
+    pub fn with_pool(mut self, size: usize) -> Result<Migrator> {
+        self.pool = Some(db::pool::Pool::new(self.url()?, size)?);
+        Ok(self)
+    }
+
+    pub(crate) async fn read_conn(&self, purpose: &str) -> Result<ReadConn> {
+        match &self.pool {
+            Some(pool) => Ok(ReadConn::Pooled(pool.get().await?)),
+            None => Ok(ReadConn::Owned(self.connect(purpose).await?)),
         }
     }
 
@@ -122,6 +155,16 @@ impl Migrator {
     pub fn with_events(mut self, events: Arc<dyn Events>) -> Migrator {
         self.events = events;
         self
+    }
+
+    /// A migrator sharing this one's configuration and pool but reporting to `events` (one per
+    /// MCP tool call, so each call's progress goes to its own client request).
+    pub fn scoped(&self, events: Arc<dyn Events>) -> Migrator {
+        Migrator {
+            config: self.config.clone(),
+            events,
+            pool: self.pool.clone(),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -153,12 +196,16 @@ impl Migrator {
     /// Files against history. Changes nothing (creates no history).
     pub async fn status(&self) -> Result<StatusReport> {
         let discovered = self.discover()?;
-        let conn = self.connect("status").await?;
+        let conn = self.read_conn("status").await?;
         let history = self.history();
-        let history_exists = history.format(&conn.client).await?.is_some();
-        let rows = history.load(&conn.client).await?;
+        let history_exists = history.format(&conn).await?.is_some();
+        let rows = history.load(&conn).await?;
         let applier = lock::current_holder(&conn, &self.config.history_schema).await?;
-        let plan = plan::build(&discovered.migrations, &rows, applier.is_some());
+        let live = plan::Liveness {
+            applier_active: applier.is_some(),
+            live_backends: lock::live_backends(&conn).await?,
+        };
+        let plan = plan::build(&discovered.migrations, &rows, &live);
         Ok(StatusReport {
             database: self.config.database_display(),
             history_schema: self.config.history_schema.clone(),
@@ -248,14 +295,14 @@ impl Migrator {
         report: &mut UpReport,
     ) -> Result<()> {
         let rows = history.load(&conn.client).await?;
-        let applier_active = if locked {
-            false
-        } else {
-            lock::current_holder(conn, &self.config.history_schema)
-                .await?
-                .is_some()
+        let live = plan::Liveness {
+            applier_active: !locked
+                && lock::current_holder(&conn.client, &self.config.history_schema)
+                    .await?
+                    .is_some(),
+            live_backends: lock::live_backends(&conn.client).await?,
         };
-        let plan = plan::build(&discovered.migrations, &rows, applier_active);
+        let plan = plan::build(&discovered.migrations, &rows, &live);
         for e in plan.entries.iter().filter(|e| e.state == State::Running) {
             report.warnings.push(Warning {
                 path: e.path.clone(),
@@ -533,14 +580,24 @@ impl Migrator {
         sql: &str,
         opts: &crate::db::query::QueryOptions,
     ) -> Result<crate::db::query::QueryOutput> {
-        let conn = self.connect("sql").await?;
-        crate::db::query::run(&conn.client, sql, opts).await
+        let conn = self.read_conn("sql").await?;
+        crate::db::query::run(&conn, sql, opts).await
+    }
+
+    /// The live schema as one model (tables, views, enums, composite types, domains, functions),
+    /// read in one snapshot; see [`crate::db::introspect`].
+    pub async fn describe(
+        &self,
+        filter: &crate::db::introspect::SchemaFilter,
+    ) -> Result<crate::db::introspect::SchemaModel> {
+        let conn = self.connect("describe").await?;
+        crate::db::introspect::describe(&conn.client, filter).await
     }
 
     /// The audit log, newest first.
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
-        let conn = self.connect("audit").await?;
-        self.history().audit_log(&conn.client, limit).await
+        let conn = self.read_conn("audit").await?;
+        self.history().audit_log(&conn, limit).await
     }
 
     /// Create the next migration file in the first configured folder. The file is created with
@@ -559,6 +616,9 @@ impl Migrator {
             .first()
             .ok_or_else(|| Error::Config("no migration folder configured".into()))?
             .clone();
+        // Concurrent `new` calls in one project take turns (a lock file in the temp folder, named
+        // after the project), so each sees the files the others wrote and picks the next version.
+        let _turn = NewLock::acquire(&self.config.root)?;
         for _attempt in 0..100 {
             let discovered = self.discover()?;
             let v = next_version(&discovered, scheme);
@@ -601,6 +661,54 @@ impl Migrator {
         Err(Error::Refused(
             "could not find a free version for the new migration after 100 attempts".into(),
         ))
+    }
+}
+
+/// A lock file that serializes `pgkeel new` within a project; removed on drop. It lives in the
+/// temp folder (nothing is left in the project), named after the project's canonical path. A
+/// lock older than 10 s is taken to be left behind by a crashed process and replaced.
+struct NewLock(PathBuf);
+
+impl NewLock {
+    fn acquire(root: &std::path::Path) -> Result<NewLock> {
+        let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let key = crate::checksum::sha256_hex(canonical.to_string_lossy().as_bytes());
+        let path = std::env::temp_dir().join(format!("pgkeel-new-{}.lock", &key[..16]));
+        let start = std::time::Instant::now();
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => return Ok(NewLock(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > std::time::Duration::from_secs(10));
+                    if stale {
+                        let _ = std::fs::remove_file(&path);
+                        continue;
+                    }
+                    if start.elapsed() > std::time::Duration::from_secs(30) {
+                        return Err(Error::Refused(format!(
+                            "another `pgkeel new` has held {} for 30 s; remove it if no other pgkeel runs",
+                            path.display()
+                        )));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+    }
+}
+
+impl Drop for NewLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

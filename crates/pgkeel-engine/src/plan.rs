@@ -92,6 +92,8 @@ pub struct Blocker {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Plan {
     pub entries: Vec<PlanEntry>,
+    /// Another applier held the lock when the plan was made.
+    pub applier_active: bool,
 }
 
 /// Counts per state, for summaries.
@@ -108,9 +110,25 @@ pub struct Counts {
     pub rolled_back: usize,
 }
 
-/// Build the plan. `applier_active` says whether another session holds the migration lock now
-/// (so a `running` row is in progress rather than interrupted).
-pub fn build(files: &[Migration], history: &[HistoryRow], applier_active: bool) -> Plan {
+/// Who is alive right now, as far as a `running` history row is concerned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Liveness {
+    /// Another session holds the migration lock (an applier is at work).
+    pub applier_active: bool,
+    /// Server backends that exist now. A `running` row whose recorded backend is among them is
+    /// still executing on the server even if its applier died (a killed client's statement runs
+    /// on until the server notices the closed connection).
+    pub live_backends: Vec<i32>,
+}
+
+/// Build the plan: a `running` row is `running` while its applier or its server backend is
+/// alive, `interrupted` otherwise.
+pub fn build(files: &[Migration], history: &[HistoryRow], live: &Liveness) -> Plan {
+    let applier_active = live.applier_active;
+    let backend_alive = |r: &HistoryRow| {
+        r.backend_pid
+            .is_some_and(|pid| live.live_backends.contains(&pid))
+    };
     let mut rows: Vec<(Option<Version>, &HistoryRow)> = history
         .iter()
         .map(|r| (Version::parse(&r.version), r))
@@ -149,7 +167,7 @@ pub fn build(files: &[Migration], history: &[HistoryRow], applier_active: bool) 
                     Status::Running | Status::Pending if r.segments_done > 0 && !same => {
                         State::Modified
                     }
-                    Status::Running if applier_active => State::Running,
+                    Status::Running if applier_active || backend_alive(r) => State::Running,
                     Status::Running => State::Interrupted,
                     Status::Pending => pending_state(&m.version, newest_applied.as_ref()),
                     Status::RolledBack => State::RolledBack,
@@ -189,7 +207,10 @@ pub fn build(files: &[Migration], history: &[HistoryRow], applier_active: bool) 
         });
     }
     entries.sort_by(|a, b| a.sort.cmp(&b.sort).then_with(|| a.version.cmp(&b.version)));
-    Plan { entries }
+    Plan {
+        entries,
+        applier_active,
+    }
 }
 
 fn pending_state(v: &Version, newest_applied: Option<&Version>) -> State {
@@ -309,6 +330,24 @@ impl Plan {
                         ),
                     )
                 }
+                // Running without a live applier: the applier died but the server still executes
+                // its statement. Running it again now would collide with it.
+                State::Running if !self.applier_active => {
+                    let pid = e
+                        .history
+                        .as_ref()
+                        .and_then(|h| h.backend_pid)
+                        .map_or_else(|| "?".to_string(), |p| p.to_string());
+                    (
+                        format!(
+                            "migration {} ({}) is still executing on server backend pid {pid}, although the pgkeel process that started it is gone",
+                            e.version, e.path
+                        ),
+                        format!(
+                            "wait for it to finish (`pgkeel status` shows it as interrupted then), or stop it with SELECT pg_cancel_backend({pid}); then run `pgkeel up`"
+                        ),
+                    )
+                }
                 State::OutOfOrder if !allow_out_of_order => {
                     if matches!((to, &e.sort), (Some(t), Some(v)) if v > t) {
                         continue;
@@ -392,7 +431,7 @@ mod tests {
             row(&f, Status::Applied),
         ];
         let files = vec![a, b, c, d.clone(), e, f];
-        let p = build(&files, &history, false);
+        let p = build(&files, &history, &Liveness::default());
         let s = |v: &str| (v.to_string(), State::Applied);
         assert_eq!(
             states(&p),
@@ -424,8 +463,31 @@ mod tests {
         let runnable: Vec<_> = p.runnable(None).map(|e| e.version.as_str()).collect();
         assert_eq!(runnable, ["003", "005"]);
         // With another applier holding the lock, a running row is in progress, not interrupted.
-        let p = build(&files, &history, true);
+        let live = Liveness {
+            applier_active: true,
+            live_backends: vec![],
+        };
+        let p = build(&files, &history, &live);
         assert_eq!(p.entries[5].state, State::Running);
+        assert!(
+            !p.blockers(true, None)
+                .iter()
+                .any(|b| b.state == State::Running),
+            "up waits for the lock instead"
+        );
+        // The applier died but its backend still runs the statement: running, and a blocker.
+        let mut rows = history.clone();
+        rows[4].backend_pid = Some(4242);
+        let live = Liveness {
+            applier_active: false,
+            live_backends: vec![4242],
+        };
+        let p = build(&files, &rows, &live);
+        assert_eq!(p.entries[5].state, State::Running);
+        let b = p.blockers(true, None);
+        assert!(b
+            .iter()
+            .any(|b| b.state == State::Running && b.fix.contains("pg_cancel_backend(4242)")));
         let _ = d;
     }
 
@@ -434,7 +496,11 @@ mod tests {
         let a = m("001_a.sql", "select 1;");
         let b = m("20240101_b.sql", "select 2;");
         let c = m("20240102_c.sql", "select 3;");
-        let p = build(&[a.clone(), b, c], &[row(&a, Status::Applied)], false);
+        let p = build(
+            &[a.clone(), b, c],
+            &[row(&a, Status::Applied)],
+            &Liveness::default(),
+        );
         assert_eq!(p.counts().pending, 2);
         let to = Version::parse("20240101").unwrap();
         let r: Vec<_> = p.runnable(Some(&to)).map(|e| e.version.as_str()).collect();
@@ -450,14 +516,14 @@ mod tests {
         r.segments_done = 1;
         r.segments_total = 3;
         r.checksum = "f".repeat(64);
-        let p = build(std::slice::from_ref(&a), &[r.clone()], false);
+        let p = build(std::slice::from_ref(&a), &[r.clone()], &Liveness::default());
         assert_eq!(p.entries[0].state, State::Modified);
         assert!(p.blockers(false, None)[0]
             .message
             .contains("after 1 of its 3 segments"));
         // Not started yet: the new content simply runs.
         r.segments_done = 0;
-        let p = build(&[a], &[r], false);
+        let p = build(&[a], &[r], &Liveness::default());
         assert_eq!(p.entries[0].state, State::Interrupted);
     }
 }

@@ -248,7 +248,16 @@ pub fn next_timestamp(now: chrono::NaiveDateTime, last: Option<&Version>) -> Ver
         .parse()
         .unwrap_or(19700101000000);
     if let Some(last) = last.filter(|l| l.scheme.is_timestamped()) {
-        while key <= last.key || !valid_datetime(key) {
+        // Start from the newest version when it is not older than now (also when it is dated
+        // in the future), never by stepping one second at a time from now.
+        if key <= last.key {
+            key = bump_second(last.key);
+        }
+        // Bounded: past year 9999 there is no valid timestamp to find.
+        for _ in 0..10_000 {
+            if valid_datetime(key) {
+                break;
+            }
             key = bump_second(key);
         }
     }
@@ -367,5 +376,14 @@ mod tests {
         let b = next_timestamp(now, Some(&a));
         assert_eq!(b.as_str(), "20260102030500");
         assert!(b > a);
+        // A newest migration dated in the future: the next one follows it at once.
+        let future = v("20991231235959_future.sql");
+        assert_eq!(
+            next_timestamp(now, Some(&future)).as_str(),
+            "21000101000000"
+        );
+        // A date-only version (key YYYYMMDD000000) in the future.
+        let day = v("20990101_x.sql");
+        assert_eq!(next_timestamp(now, Some(&day)).as_str(), "20990101000001");
     }
 }

@@ -8,14 +8,11 @@
 //! nothing of the segment survives). A non-transactional statement is sent alone and awaited,
 //! then its progress is recorded: a rerun resumes after the last completed segment.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio_postgres::error::{ErrorPosition, SqlState};
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::Client;
 
 use super::history::{HistoryTables, RunningRow};
 use crate::error::{Error, MigrationFailure, Result};
@@ -55,7 +52,7 @@ pub struct Executor<'a> {
     session_setup: String,
 }
 
-type QueryResult = std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>;
+use super::{first_error, QueryResult};
 
 impl<'a> Executor<'a> {
     pub fn new(
@@ -77,13 +74,8 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Send `queries` as one pipeline and collect every result, in order.
     async fn pipeline(&self, queries: &[String]) -> Vec<QueryResult> {
-        let futures: Vec<_> = queries
-            .iter()
-            .map(|q| Box::pin(self.client.simple_query(q)))
-            .collect();
-        OrderedJoin::new(futures).await
+        super::pipeline(self.client, queries).await
     }
 
     /// Apply one migration (from its resume point). On failure the failure is recorded in
@@ -386,21 +378,6 @@ pub struct SkippedStatement {
     pub reason: &'static str,
 }
 
-/// The first real error of a pipeline: later queries only echo it with 25P02
-/// (in_failed_sql_transaction).
-fn first_error(results: &[QueryResult]) -> Option<(usize, &tokio_postgres::Error)> {
-    let mut fallback = None;
-    for (i, r) in results.iter().enumerate() {
-        if let Err(e) = r {
-            if e.code() != Some(&SqlState::IN_FAILED_SQL_TRANSACTION) {
-                return Some((i, e));
-            }
-            fallback.get_or_insert((i, e));
-        }
-    }
-    fallback
-}
-
 /// Turn a driver error into a [`MigrationFailure`] with the file position of the statement, or
 /// of the exact character the server pointed at.
 pub(crate) fn failure_from(
@@ -443,49 +420,5 @@ pub(crate) fn failure_from(
         hint: db.and_then(|d| d.hint().map(str::to_string)),
         context: db.and_then(|d| d.where_().map(str::to_string)),
         outcome,
-    }
-}
-
-/// Polls futures strictly in index order, so the requests they send on first poll reach the
-/// server in that order (the pipeline depends on it), and collects every output.
-struct OrderedJoin<F: Future> {
-    futures: Vec<Option<Pin<Box<F>>>>,
-    outputs: Vec<Option<F::Output>>,
-}
-
-impl<F: Future> OrderedJoin<F> {
-    fn new(futures: Vec<Pin<Box<F>>>) -> Self {
-        let n = futures.len();
-        OrderedJoin {
-            futures: futures.into_iter().map(Some).collect(),
-            outputs: (0..n).map(|_| None).collect(),
-        }
-    }
-}
-
-impl<F: Future> Unpin for OrderedJoin<F> {}
-
-impl<F: Future> Future for OrderedJoin<F> {
-    type Output = Vec<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let mut pending = false;
-        for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => {
-                        *out = Some(v);
-                        *slot = None;
-                    }
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(this.outputs.iter_mut().filter_map(Option::take).collect())
-        }
     }
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use tokio_postgres::Client;
+
 use super::Connection;
 use crate::error::{Error, LockHolder, Result};
 use crate::events::{Event, Events};
@@ -57,11 +59,11 @@ impl MigrationLock {
             }
             let waited = start.elapsed();
             if waited >= timeout {
-                let holder = holder(&conn, key).await.ok().flatten();
+                let holder = holder(&conn.client, key).await.ok().flatten();
                 return Err(Error::LockTimeout { waited, holder });
             }
             if !told {
-                let holder = holder(&conn, key).await.ok().flatten();
+                let holder = holder(&conn.client, key).await.ok().flatten();
                 tracing::info!(
                     "waiting for the migration lock{}",
                     holder
@@ -88,14 +90,26 @@ impl MigrationLock {
     }
 }
 
-/// Who holds the migration lock for `schema` right now, if anyone (other than this session).
-pub async fn current_holder(conn: &Connection, schema: &str) -> Result<Option<LockHolder>> {
-    holder(conn, lock_key(schema)).await
+/// The server backends that exist now (other than this session): a `running` history row whose
+/// backend is among them is still executing.
+pub async fn live_backends(client: &Client) -> Result<Vec<i32>> {
+    let rows = client
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::db("listing server backends", e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-async fn holder(conn: &Connection, key: i64) -> Result<Option<LockHolder>> {
-    let row = conn
-        .client
+/// Who holds the migration lock for `schema` right now, if anyone (other than this session).
+pub async fn current_holder(client: &Client, schema: &str) -> Result<Option<LockHolder>> {
+    holder(client, lock_key(schema)).await
+}
+
+async fn holder(client: &Client, key: i64) -> Result<Option<LockHolder>> {
+    let row = client
         .query_opt(
             "SELECT a.pid, coalesce(a.application_name, ''), a.client_addr::text, a.usename::text, \
                     to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \

@@ -1,19 +1,26 @@
 //! Everything that talks to PostgreSQL. Every SQL statement pgkeel itself sends lives in this
 //! module tree: [`history`] (the history schema), [`lock`] (one applier at a time), [`apply`]
-//! (running migrations and dry runs) and [`query`] (guarded ad-hoc SQL).
+//! (running migrations and dry runs), [`query`] (guarded ad-hoc SQL) and [`introspect`] (the
+//! live schema as a model: tables, views, types, functions).
 
 pub mod apply;
 pub mod history;
+pub mod introspect;
 pub mod lock;
+pub mod pool;
 pub mod query;
 pub mod tls;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio_postgres::{AsyncMessage, Client};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{AsyncMessage, Client, SimpleQueryMessage};
 
 use crate::config::redact_url;
 use crate::error::{Error, Result};
@@ -145,6 +152,78 @@ pub fn literal(value: &str) -> String {
 /// A double-quoted identifier (the history schema name is validated, but quote it anyway).
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The result of one simple query in a pipeline.
+pub(crate) type QueryResult = std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>;
+
+/// Send `queries` as simple queries in one pipeline (written to the socket at once, answered in
+/// order) and collect every result.
+pub(crate) async fn pipeline(client: &Client, queries: &[String]) -> Vec<QueryResult> {
+    let futures: Vec<_> = queries
+        .iter()
+        .map(|q| Box::pin(client.simple_query(q)))
+        .collect();
+    OrderedJoin::new(futures).await
+}
+
+/// The first real error of a pipeline: later queries only echo it with 25P02
+/// (in_failed_sql_transaction).
+pub(crate) fn first_error(results: &[QueryResult]) -> Option<(usize, &tokio_postgres::Error)> {
+    let mut fallback = None;
+    for (i, r) in results.iter().enumerate() {
+        if let Err(e) = r {
+            if e.code() != Some(&SqlState::IN_FAILED_SQL_TRANSACTION) {
+                return Some((i, e));
+            }
+            fallback.get_or_insert((i, e));
+        }
+    }
+    fallback
+}
+
+/// Polls futures strictly in index order, so the requests they send on first poll reach the
+/// server in that order (the pipeline depends on it), and collects every output.
+struct OrderedJoin<F: Future> {
+    futures: Vec<Option<Pin<Box<F>>>>,
+    outputs: Vec<Option<F::Output>>,
+}
+
+impl<F: Future> OrderedJoin<F> {
+    fn new(futures: Vec<Pin<Box<F>>>) -> Self {
+        let n = futures.len();
+        OrderedJoin {
+            futures: futures.into_iter().map(Some).collect(),
+            outputs: (0..n).map(|_| None).collect(),
+        }
+    }
+}
+
+impl<F: Future> Unpin for OrderedJoin<F> {}
+
+impl<F: Future> Future for OrderedJoin<F> {
+    type Output = Vec<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut pending = false;
+        for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(this.outputs.iter_mut().filter_map(Option::take).collect())
+        }
+    }
 }
 
 #[cfg(test)]

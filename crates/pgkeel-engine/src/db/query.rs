@@ -172,7 +172,8 @@ fn cursor_friendly(sql: &str) -> bool {
         )
 }
 
-/// Run one statement under the guards above.
+/// Run one statement under the guards above. Two round trips: the transaction start is
+/// pipelined with the Parse check, then the statement (or its cursor) with the transaction end.
 pub async fn run(client: &Client, sql: &str, opts: &QueryOptions) -> Result<QueryOutput> {
     let sql = sql.trim();
     if sql.is_empty() {
@@ -181,40 +182,25 @@ pub async fn run(client: &Client, sql: &str, opts: &QueryOptions) -> Result<Quer
     if let Some(why) = refusal(sql) {
         return Err(Error::Refused(why));
     }
-    let begin = if opts.read_only {
-        "BEGIN READ ONLY"
-    } else {
-        "BEGIN"
-    };
-    client
-        .batch_execute(&format!(
-            "{begin}; SET LOCAL statement_timeout = {}",
-            opts.statement_timeout.as_millis().max(1)
-        ))
-        .await
-        .map_err(|e| Error::db("starting the query transaction", e))?;
-    let result = run_in_transaction(client, sql, opts).await;
-    let end = if opts.read_only || result.is_err() {
-        "ROLLBACK"
-    } else {
-        "COMMIT"
-    };
-    let ended = client.batch_execute(end).await;
-    let output = result?;
-    ended.map_err(|e| Error::db("ending the query transaction", e))?;
-    Ok(output)
-}
-
-async fn run_in_transaction(
-    client: &Client,
-    sql: &str,
-    opts: &QueryOptions,
-) -> Result<QueryOutput> {
+    let begin = format!(
+        "{}; SET LOCAL statement_timeout = {}",
+        if opts.read_only {
+            "BEGIN READ ONLY"
+        } else {
+            "BEGIN"
+        },
+        opts.statement_timeout.as_millis().max(1)
+    );
     // Parse with the extended protocol: PostgreSQL refuses more than one command here.
-    let prepared = client
-        .prepare(sql)
-        .await
-        .map_err(|e| Error::db("the statement was refused", e))?;
+    let (started, prepared) =
+        futures_util::future::join(client.batch_execute(&begin), client.prepare(sql)).await;
+    let prepared = match (started, prepared) {
+        (Ok(()), Ok(p)) => p,
+        (Err(e), _) | (Ok(()), Err(e)) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(Error::db("the statement was refused", e));
+        }
+    };
     let columns: Vec<ColumnInfo> = prepared
         .columns()
         .iter()
@@ -229,26 +215,34 @@ async fn run_in_transaction(
         .map(|c| c.type_().clone())
         .collect();
     let limit = opts.max_rows;
+    let end = if opts.read_only { "ROLLBACK" } else { "COMMIT" };
 
-    let messages = if cursor_friendly(sql) {
-        client
-            .batch_execute(&format!("DECLARE pgkeel_query NO SCROLL CURSOR FOR {sql}"))
-            .await
-            .map_err(|e| Error::db("the query failed", e))?;
-        let fetched = client
-            .simple_query(&format!("FETCH FORWARD {} FROM pgkeel_query", limit + 1))
-            .await
-            .map_err(|e| Error::db("the query failed", e))?;
-        client
-            .batch_execute("CLOSE pgkeel_query")
-            .await
-            .map_err(|e| Error::db("closing the cursor", e))?;
-        fetched
+    // COMMIT after a failed statement ends the transaction as a rollback, so the pipeline can
+    // always end with `end`.
+    let mut queries = Vec::with_capacity(4);
+    let result_at = if cursor_friendly(sql) {
+        queries.push(format!("DECLARE pgkeel_query NO SCROLL CURSOR FOR {sql}"));
+        queries.push(format!("FETCH FORWARD {} FROM pgkeel_query", limit + 1));
+        queries.push("CLOSE pgkeel_query".to_string());
+        1
     } else {
-        client
-            .simple_query(sql)
-            .await
-            .map_err(|e| Error::db("the query failed", e))?
+        queries.push(sql.to_string());
+        0
+    };
+    queries.push(end.to_string());
+    let mut results = super::pipeline(client, &queries).await;
+    let ended = results.pop();
+    if let Some(i) = super::first_error(&results).map(|(i, _)| i) {
+        if let Err(e) = results.swap_remove(i) {
+            return Err(Error::db("the query failed", e));
+        }
+    }
+    if let Some(Err(e)) = ended {
+        return Err(Error::db("ending the query transaction", e));
+    }
+    let messages = match results.into_iter().nth(result_at) {
+        Some(Ok(m)) => m,
+        _ => Vec::new(),
     };
 
     let mut rows = Vec::new();
