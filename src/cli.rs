@@ -118,6 +118,46 @@ pub enum Command {
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         timeout: std::time::Duration,
     },
+    /// Describe the live schema: tables (columns, keys), views, enums, types, functions
+    Describe {
+        /// Only this schema (repeat for several; default: every schema except PostgreSQL's own,
+        /// extensions' and the history schema)
+        #[arg(long = "schema", value_name = "SCHEMA")]
+        schemas: Vec<String>,
+        /// Only this table or view, with its constraints, indexes and policies: name or
+        /// schema.name
+        table: Option<String>,
+    },
+    /// Serve the migration workflow as MCP tools: over stdio (what Claude Desktop launches), or
+    /// streamable HTTP at http://ADDR/mcp with --http
+    Serve {
+        /// Serve streamable HTTP on this address instead of stdio, e.g. 127.0.0.1:8808
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// No writing tools; execute_sql only in READ ONLY transactions
+        #[arg(long)]
+        read_only: bool,
+        /// Bearer token HTTP clients must send (required when binding other than loopback)
+        #[arg(
+            long,
+            env = "PGKEEL_AUTH_TOKEN",
+            hide_env_values = true,
+            value_name = "TOKEN"
+        )]
+        auth_token: Option<String>,
+        /// Another Host header value to accept over HTTP (repeatable)
+        #[arg(long = "allowed-host", value_name = "HOST")]
+        allowed_hosts: Vec<String>,
+        /// Another Origin to accept over HTTP (repeatable; loopback origins are always accepted)
+        #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+        allowed_origins: Vec<String>,
+        /// Largest HTTP request body accepted, in bytes
+        #[arg(long, default_value_t = 4 * 1024 * 1024, value_name = "BYTES")]
+        max_body_bytes: usize,
+        /// Database connections kept for read tools
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        pool_size: usize,
+    },
     /// Show the audit log of applies, failures, repairs and baselines (newest first)
     Audit {
         /// How many entries

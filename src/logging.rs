@@ -25,6 +25,7 @@ pub fn init(verbose: u8, log_file: Option<&Path>) {
         .add_directive("pgkeel_report=off".parse().expect("static directive"));
     let stderr_layer = fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
         .with_filter(stderr_filter);

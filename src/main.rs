@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use pgkeel_engine::db::introspect::SchemaFilter;
 use pgkeel_engine::migrator::{NewScheme, RepairAction, UpOptions};
 use pgkeel_engine::{Config, Migrator, Overrides};
 
@@ -46,6 +47,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::New { .. } => "new",
         Command::Audit { .. } => "audit",
         Command::Sql { .. } => "sql",
+        Command::Serve { .. } => "serve",
+        Command::Describe { .. } => "describe",
     }
 }
 
@@ -82,6 +85,51 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
     };
     logging::init(g.verbose, config.log_path().as_deref());
     tracing::info!(command = out.command(), database = %config.database_display(), "start");
+
+    if let Command::Serve {
+        http,
+        read_only,
+        auth_token,
+        allowed_hosts,
+        allowed_origins,
+        max_body_bytes,
+        pool_size,
+    } = cli.command
+    {
+        let migrator = match Migrator::new(config).with_pool(pool_size) {
+            Ok(m) => m,
+            Err(e) => return out.engine_error(&e),
+        };
+        let shared = pgkeel_mcp::Shared::new(migrator, pgkeel_mcp::ServerOptions { read_only });
+        let result = match http {
+            None => pgkeel_mcp::serve_stdio(shared).await,
+            Some(addr) => {
+                let opts = pgkeel_mcp::http::HttpOptions {
+                    addr,
+                    auth_token,
+                    allowed_hosts,
+                    allowed_origins,
+                    max_body_bytes,
+                };
+                pgkeel_mcp::http::serve(
+                    shared,
+                    opts,
+                    tokio_util::sync::CancellationToken::new(),
+                    |bound| {
+                        eprintln!(
+                            "pgkeel MCP server listening on http://{bound}/mcp{}",
+                            if read_only { " (read-only)" } else { "" }
+                        );
+                    },
+                )
+                .await
+            }
+        };
+        return match result {
+            Ok(()) => Exit::Ok.into(),
+            Err(e) => out.fail(&anyhow::anyhow!(e), Exit::Error),
+        };
+    }
 
     let show_progress = !g.json;
     let reporter = Arc::new(progress::Reporter::new(show_progress));
@@ -167,6 +215,18 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
                 Err(e) => out.engine_error(&e),
             }
         }
+        Command::Describe { schemas, table } => {
+            let filter = SchemaFilter {
+                schemas: (!schemas.is_empty()).then_some(schemas),
+                exclude: vec![migrator.config().history_schema.clone()],
+                table,
+            };
+            match migrator.describe(&filter).await {
+                Ok(model) => out.describe(&model, filter.table.is_some()),
+                Err(e) => out.engine_error(&e),
+            }
+        }
+        Command::Serve { .. } => Exit::Ok.into(), // handled above
         Command::Audit { limit } => match migrator.audit_log(i64::from(limit)).await {
             Ok(entries) => out.audit(&entries),
             Err(e) => out.engine_error(&e),

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use comfy_table::{presets, ContentArrangement, Table};
 use pgkeel_engine::db::history::AuditEntry;
+use pgkeel_engine::db::introspect::{
+    Column, FkAction, SchemaModel, Table as SchemaTable, TableKind, View, Volatility,
+};
 use pgkeel_engine::db::query::QueryOutput;
 use pgkeel_engine::migrator::{StatusReport, UpReport};
 use pgkeel_engine::plan::State;
@@ -363,6 +366,95 @@ impl Out {
         Exit::Ok.into()
     }
 
+    /// `describe`: a compact catalogue; `detailed` (one table asked for) adds its constraints,
+    /// indexes, row-level security and comment, or a view's query.
+    pub fn describe(&self, m: &SchemaModel, detailed: bool) -> ExitCode {
+        if self.json {
+            self.print_json(&self.document(true, json!({"result": m})));
+            return Exit::Ok.into();
+        }
+        if m.is_empty() {
+            outln!(
+                "no tables, views, types or functions in schema(s) {}",
+                if m.schemas.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    m.schemas.join(", ")
+                }
+            );
+            return Exit::Ok.into();
+        }
+        let mut lines: Vec<String> = Vec::new();
+        for t in &m.tables {
+            describe_table(&mut lines, t, detailed);
+        }
+        for v in &m.views {
+            describe_view(&mut lines, v, detailed);
+        }
+        for e in &m.enums {
+            lines.push(format!(
+                "enum {}.{}: {}",
+                e.schema,
+                e.name,
+                e.labels.join(", ")
+            ));
+        }
+        for c in &m.composite_types {
+            let attrs: Vec<String> = c
+                .attributes
+                .iter()
+                .map(|a| format!("{} {}", a.name, a.data_type))
+                .collect();
+            lines.push(format!(
+                "type {}.{} ({})",
+                c.schema,
+                c.name,
+                attrs.join(", ")
+            ));
+        }
+        for d in &m.domains {
+            let mut line = format!("domain {}.{} {}", d.schema, d.name, d.data_type);
+            if d.not_null {
+                line.push_str(" not null");
+            }
+            if let Some(def) = &d.default {
+                line.push_str(&format!(" default {def}"));
+            }
+            for c in &d.checks {
+                line.push_str(&format!(" check ({})", c.expression));
+            }
+            lines.push(line);
+        }
+        for f in &m.functions {
+            let mut line = format!(
+                "{} {}.{}({})",
+                f.kind.as_str(),
+                f.schema,
+                f.name,
+                f.signature()
+            );
+            if let Some(r) = &f.result {
+                line.push_str(&format!(" → {r}"));
+            }
+            let mut flags = vec![f.language.clone()];
+            match f.volatility {
+                Volatility::Immutable => flags.push("immutable".into()),
+                Volatility::Stable => flags.push("stable".into()),
+                Volatility::Volatile => {}
+            }
+            if f.security_definer {
+                flags.push("security definer".into());
+            }
+            flags.extend(f.config.iter().cloned());
+            line.push_str(&format!("  [{}]", flags.join(", ")));
+            lines.push(line);
+        }
+        for l in lines {
+            outln!("{}", l.trim_end());
+        }
+        Exit::Ok.into()
+    }
+
     pub fn audit(&self, entries: &[AuditEntry]) -> ExitCode {
         if self.json {
             self.print_json(&self.document(true, json!({"entries": entries})));
@@ -391,5 +483,213 @@ impl Out {
         }
         outln!("{}", table.trim_fmt());
         Exit::Ok.into()
+    }
+}
+
+/// `describe`: one table's header and column lines (and with `detailed`, the rest).
+fn describe_table(lines: &mut Vec<String>, t: &SchemaTable, detailed: bool) {
+    let mut notes = Vec::new();
+    match t.kind {
+        TableKind::Table => {}
+        TableKind::PartitionedTable => notes.push(format!(
+            "partitioned table{}",
+            t.partition_key
+                .as_deref()
+                .map(|k| format!(" by {k}"))
+                .unwrap_or_default()
+        )),
+        TableKind::ForeignTable => notes.push("foreign table".into()),
+    }
+    if let Some(p) = &t.partition_of {
+        notes.push(format!("partition of {}.{}", p.schema, p.name));
+    }
+    notes.push(match t.estimated_rows {
+        Some(n) => format!("{n} rows est."),
+        None => "no row estimate".into(),
+    });
+    if t.rls_enabled && !detailed {
+        notes.push("RLS".into());
+    }
+    lines.push(format!("{}.{} ({})", t.schema, t.name, notes.join(", ")));
+
+    let rows: Vec<[String; 5]> = t
+        .columns
+        .iter()
+        .map(|c| {
+            let mut marks = Vec::new();
+            if t.primary_key.contains(&c.name) {
+                marks.push("[pk]".to_string());
+            }
+            for fk in &t.foreign_keys {
+                if let Some(i) = fk.columns.iter().position(|n| n == &c.name) {
+                    marks.push(format!(
+                        "[fk → {}.{}({})]",
+                        fk.referenced_schema,
+                        fk.referenced_table,
+                        fk.referenced_columns
+                            .get(i)
+                            .map(String::as_str)
+                            .unwrap_or("?")
+                    ));
+                }
+            }
+            [
+                c.name.clone(),
+                c.data_type.clone(),
+                if c.nullable { "null" } else { "not null" }.to_string(),
+                column_default(c),
+                marks.join(" "),
+            ]
+        })
+        .collect();
+    push_aligned(lines, &rows);
+
+    if !detailed {
+        return;
+    }
+    if !t.primary_key.is_empty() {
+        lines.push(format!("  primary key ({})", t.primary_key.join(", ")));
+    }
+    for fk in &t.foreign_keys {
+        let mut line = format!(
+            "  foreign key {} ({}) → {}.{}({})",
+            fk.name,
+            fk.columns.join(", "),
+            fk.referenced_schema,
+            fk.referenced_table,
+            fk.referenced_columns.join(", ")
+        );
+        if fk.on_update != FkAction::NoAction {
+            line.push_str(&format!(" on update {}", fk.on_update.sql().to_lowercase()));
+        }
+        if fk.on_delete != FkAction::NoAction {
+            line.push_str(&format!(" on delete {}", fk.on_delete.sql().to_lowercase()));
+        }
+        if fk.one_to_one {
+            line.push_str(" (one-to-one)");
+        }
+        lines.push(line);
+    }
+    for u in &t.unique_constraints {
+        lines.push(format!("  unique {} ({})", u.name, u.columns.join(", ")));
+    }
+    for c in &t.check_constraints {
+        lines.push(format!("  check {}: {}", c.name, c.expression));
+    }
+    for i in &t.indexes {
+        lines.push(format!(
+            "  index {}{}: {}",
+            i.name,
+            if i.valid { "" } else { " (INVALID)" },
+            i.definition
+        ));
+    }
+    if t.rls_enabled || t.rls_forced || !t.policies.is_empty() {
+        lines.push(format!(
+            "  row level security: {}{}",
+            if t.rls_enabled { "enabled" } else { "disabled" },
+            if t.rls_forced { ", forced" } else { "" }
+        ));
+    }
+    for p in &t.policies {
+        let mut line = format!(
+            "  policy {}: {} for {} to {}",
+            p.name,
+            if p.permissive {
+                "permissive"
+            } else {
+                "restrictive"
+            },
+            p.command.sql().to_lowercase(),
+            p.roles.join(", ")
+        );
+        if let Some(u) = &p.using {
+            line.push_str(&format!(" using {u}"));
+        }
+        if let Some(w) = &p.with_check {
+            line.push_str(&format!(" with check {w}"));
+        }
+        lines.push(line);
+    }
+    if let Some(c) = &t.comment {
+        lines.push(format!("  comment: {c}"));
+    }
+}
+
+/// `describe`: one view's header and column lines (and with `detailed`, its query).
+fn describe_view(lines: &mut Vec<String>, v: &View, detailed: bool) {
+    let mut notes = vec![if v.materialized {
+        "materialized view"
+    } else {
+        "view"
+    }];
+    if v.updatable {
+        notes.push("updatable");
+    } else if v.insertable {
+        notes.push("insertable");
+    }
+    if v.security_invoker {
+        notes.push("security invoker");
+    }
+    lines.push(format!("{}.{} ({})", v.schema, v.name, notes.join(", ")));
+    let rows: Vec<[String; 5]> = v
+        .columns
+        .iter()
+        .map(|c| {
+            [
+                c.name.clone(),
+                c.data_type.clone(),
+                String::new(),
+                column_default(c),
+                String::new(),
+            ]
+        })
+        .collect();
+    push_aligned(lines, &rows);
+    if detailed {
+        for i in &v.indexes {
+            lines.push(format!("  index {}: {}", i.name, i.definition));
+        }
+        if let Some(c) = &v.comment {
+            lines.push(format!("  comment: {c}"));
+        }
+        lines.push("  as:".into());
+        for l in v.definition.lines() {
+            lines.push(format!("  {l}"));
+        }
+    }
+}
+
+/// What fills a column's value when none is given.
+fn column_default(c: &Column) -> String {
+    use pgkeel_engine::db::introspect::Identity;
+    match (&c.identity, &c.generated, &c.default) {
+        (Some(Identity::Always), _, _) => "identity always".into(),
+        (Some(Identity::ByDefault), _, _) => "identity by default".into(),
+        (_, Some(g), _) => format!("generated {g}"),
+        (_, _, Some(d)) => format!("default {d}"),
+        _ => String::new(),
+    }
+}
+
+/// Indented rows with columns padded to a common width (empty columns take no space).
+fn push_aligned(lines: &mut Vec<String>, rows: &[[String; 5]]) {
+    let mut widths = [0usize; 5];
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for r in rows {
+        let mut line = String::from(" ");
+        for (cell, w) in r.iter().zip(widths) {
+            if w == 0 {
+                continue;
+            }
+            line.push(' ');
+            line.push_str(cell);
+            line.push_str(&" ".repeat(w - cell.chars().count() + 1));
+        }
+        lines.push(line.trim_end().to_string());
     }
 }

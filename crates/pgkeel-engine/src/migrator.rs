@@ -590,8 +590,8 @@ impl Migrator {
         &self,
         filter: &crate::db::introspect::SchemaFilter,
     ) -> Result<crate::db::introspect::SchemaModel> {
-        let conn = self.connect("describe").await?;
-        crate::db::introspect::describe(&conn.client, filter).await
+        let conn = self.read_conn("describe").await?;
+        crate::db::introspect::describe(&conn, filter).await
     }
 
     /// The audit log, newest first.

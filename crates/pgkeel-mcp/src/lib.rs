@@ -1,0 +1,31 @@
+//! The pgkeel MCP server: the migration workflow as tools, for AI coding assistants and scripted
+//! MCP clients, over stdio (what Claude Desktop launches) and streamable HTTP.
+//!
+//! Every tool is a thin call into `pgkeel-engine`; this crate holds no migration logic. One file
+//! per tool under [`tools`]; [`server`] holds the shared state, the tool list (minus the writing
+//! tools in read-only mode), resources and instructions; [`http`] the HTTP transport with its
+//! guards (bearer token, Host and Origin checks, body limit); [`render`] turns engine errors into
+//! tool errors that say what failed, where, and what to call next.
+
+pub mod boundary;
+pub mod http;
+pub mod progress;
+pub mod render;
+pub mod server;
+pub mod tools;
+
+pub use server::{PgkeelServer, ServerOptions, Shared};
+
+/// Serve MCP over stdin/stdout until the client disconnects. Nothing else may write to stdout.
+pub async fn serve_stdio(shared: std::sync::Arc<Shared>) -> Result<(), String> {
+    use rmcp::ServiceExt;
+    let service = PgkeelServer::new(shared)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("MCP initialization failed: {e}"))?;
+    service
+        .waiting()
+        .await
+        .map_err(|e| format!("MCP server stopped: {e}"))?;
+    Ok(())
+}

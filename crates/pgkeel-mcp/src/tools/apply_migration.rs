@@ -1,0 +1,165 @@
+//! `apply_migration`: check, write and apply a new migration — or, with only a version, apply
+//! the pending files up to it — under the engine's lock.
+
+use pgkeel_engine::authoring::NewMigration;
+use pgkeel_engine::migrator::UpOptions;
+use pgkeel_engine::Error;
+use rmcp::handler::server::tool::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::service::RequestContext;
+use rmcp::{tool, tool_router, ErrorData, RoleServer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::tools::plan_migration::failure_line;
+use crate::{progress, render, PgkeelServer};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyParams {
+    /// What the migration does, e.g. "add_orders". With `sql`: write and apply a new migration.
+    pub name: Option<String>,
+    /// The new migration's SQL.
+    pub sql: Option<String>,
+    /// With name and sql: the version to give the new file (default: the next one). Alone: apply
+    /// the pending migration files up to and including this version.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ApplyOutput {
+    /// The version applied (the new migration's, or the `version` asked for).
+    pub version: String,
+    /// The new migration's file, when one was written or already existed.
+    pub path: Option<String>,
+    pub checksum: Option<String>,
+    pub file_written: bool,
+    pub duration_ms: Option<u64>,
+    pub statements: usize,
+    /// Every migration applied by this call, in order.
+    pub applied: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+#[tool_router(router = apply_migration_router, vis = "pub(crate)")]
+impl PgkeelServer {
+    /// Apply a new migration: {name, sql} checks it as plan_migration does, writes it into the
+    /// project's migration folder with its version, and applies it (after any pending ones) in
+    /// one transaction with its history row. If it fails, nothing is kept. {version} alone
+    /// applies the pending migration files up to that version. Sends progress notifications.
+    #[tool(
+        name = "apply_migration",
+        output_schema = schema_for_output::<ApplyOutput>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    pub(crate) async fn apply_migration(
+        &self,
+        Parameters(p): Parameters<ApplyParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let migrator = self.migrator().scoped(progress::for_call(&ctx));
+        match (p.name, p.sql, p.version) {
+            (Some(name), Some(sql), version) => {
+                let req = NewMigration { name, sql, version };
+                match migrator.apply_new(&req).await {
+                    Ok(a) => {
+                        let mut applied = a.applied_before.clone();
+                        if a.duration_ms.is_some() {
+                            applied.push(a.version.clone());
+                        }
+                        let summary = match a.duration_ms {
+                            Some(ms) => format!(
+                                "Applied {} ({}) in {ms} ms: {} statement(s){}.",
+                                a.version,
+                                a.path,
+                                a.statements,
+                                if a.applied_before.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(", after pending {}", a.applied_before.join(", "))
+                                }
+                            ),
+                            None => format!(
+                                "{} ({}) exists with the same content and was already applied; nothing to do.",
+                                a.version, a.path
+                            ),
+                        };
+                        Ok(render::ok(
+                            summary,
+                            &ApplyOutput {
+                                version: a.version.clone(),
+                                path: Some(a.path),
+                                checksum: Some(a.checksum),
+                                file_written: a.file_written,
+                                duration_ms: a.duration_ms,
+                                statements: a.statements,
+                                applied,
+                                notes: a.notes,
+                            },
+                        ))
+                    }
+                    Err(Error::MigrationFailed(f)) => {
+                        let text = format!(
+                            "Migration failed: {} {}\nNext: fix the SQL and call plan_migration again.",
+                            failure_line(&f),
+                            f.outcome
+                        );
+                        let mut r = render::error(&Error::MigrationFailed(f));
+                        r.content = vec![rmcp::model::ContentBlock::text(text)];
+                        Ok(r)
+                    }
+                    Err(e) => Ok(render::error(&e)),
+                }
+            }
+            (None, None, Some(version)) => {
+                let opts = UpOptions {
+                    to: Some(version.clone()),
+                    dry_run: false,
+                };
+                match migrator.up(&opts).await {
+                    Ok(report) => {
+                        let applied: Vec<String> =
+                            report.applied.iter().map(|a| a.version.clone()).collect();
+                        let out = ApplyOutput {
+                            version: version.clone(),
+                            path: None,
+                            checksum: None,
+                            file_written: false,
+                            duration_ms: Some(report.applied.iter().map(|a| a.duration_ms).sum()),
+                            statements: report.applied.iter().map(|a| a.statements).sum(),
+                            applied: applied.clone(),
+                            notes: report.applied.iter().flat_map(|a| a.notes.clone()).collect(),
+                        };
+                        match report.failure {
+                            Some(f) => Ok(render::failed(
+                                format!(
+                                    "Applied {} migration(s), then {} failed: {} {}",
+                                    applied.len(),
+                                    f.version,
+                                    failure_line(&f),
+                                    f.outcome
+                                ),
+                                &out,
+                            )),
+                            None if applied.is_empty() => Ok(render::ok(
+                                format!("Nothing to apply up to {version}: already up to date."),
+                                &out,
+                            )),
+                            None => Ok(render::ok(
+                                format!("Applied {} migration(s) up to {version}: {}.", applied.len(), applied.join(", ")),
+                                &out,
+                            )),
+                        }
+                    }
+                    Err(e) => Ok(render::error(&e)),
+                }
+            }
+            _ => Ok(render::refused(
+                "bad_arguments",
+                "give {name, sql} to write and apply a new migration, or {version} alone to apply pending files up to it",
+                "call plan_migration {name, sql} first, then apply_migration with the same arguments",
+            )),
+        }
+    }
+}

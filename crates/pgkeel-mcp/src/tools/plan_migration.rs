@@ -1,0 +1,166 @@
+//! `plan_migration`: the version and path a new migration would get, its statements, and a dry
+//! run in a rolled-back transaction. Changes nothing.
+
+use pgkeel_engine::authoring::{AuthoringPlan, NewMigration, StatementSummary};
+use pgkeel_engine::MigrationFailure;
+use rmcp::handler::server::tool::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router, ErrorData};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{render, PgkeelServer};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanParams {
+    /// What the migration does, e.g. "add_orders" (becomes part of the file name).
+    pub name: String,
+    /// The migration's SQL: one or more statements.
+    pub sql: String,
+    /// The version to give it, written as in file names (e.g. 20240101120000). Default: the next
+    /// one in the project's naming scheme.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanOutput {
+    pub version: String,
+    pub path: String,
+    pub checksum: String,
+    /// A file with this version and the same content exists already.
+    pub already_exists: bool,
+    pub statements: Vec<PlanStatement>,
+    /// Units it runs in: one transaction, plus one per statement that cannot run in one.
+    pub segments: usize,
+    pub notes: Vec<String>,
+    /// Pending migrations that run before it.
+    pub pending_before: Vec<String>,
+    /// True when the dry run succeeded.
+    pub dry_run_ok: bool,
+    /// The dry run's failure: file, line, column, statement, SQLSTATE, message, hint.
+    pub failure: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanStatement {
+    pub number: usize,
+    pub line: usize,
+    pub kind: String,
+    /// Why it runs on its own, outside a transaction.
+    pub non_transactional: Option<String>,
+}
+
+impl From<&StatementSummary> for PlanStatement {
+    fn from(s: &StatementSummary) -> Self {
+        PlanStatement {
+            number: s.number,
+            line: s.line,
+            kind: s.kind.clone(),
+            non_transactional: s.non_transactional.map(str::to_string),
+        }
+    }
+}
+
+pub(crate) fn failure_line(f: &MigrationFailure) -> String {
+    let at = match (f.line, f.column) {
+        (Some(l), Some(c)) => format!(" at line {l}, column {c}"),
+        _ => String::new(),
+    };
+    let stmt = f
+        .statement
+        .map(|n| format!(" (statement {n})"))
+        .unwrap_or_default();
+    let code = f
+        .sqlstate
+        .as_deref()
+        .map(|c| format!(" [{c}]"))
+        .unwrap_or_default();
+    let hint = f
+        .hint
+        .as_deref()
+        .map(|h| format!(" Hint: {h}."))
+        .unwrap_or_default();
+    format!("{}{at}{stmt}{code}: {}.{hint}", f.path, f.message)
+}
+
+impl PlanOutput {
+    fn from_plan(p: &AuthoringPlan) -> PlanOutput {
+        PlanOutput {
+            version: p.version.clone(),
+            path: p.path.clone(),
+            checksum: p.checksum.clone(),
+            already_exists: p.already_exists,
+            statements: p.statements.iter().map(PlanStatement::from).collect(),
+            segments: p.segments,
+            notes: p
+                .notes
+                .iter()
+                .cloned()
+                .chain(
+                    p.parse_warnings
+                        .iter()
+                        .map(|w| format!("{}: {}", w.path, w.message)),
+                )
+                .collect(),
+            pending_before: p.pending_before.clone(),
+            dry_run_ok: p.failure.is_none(),
+            failure: p
+                .failure
+                .as_ref()
+                .and_then(|f| serde_json::to_value(f).ok()),
+        }
+    }
+}
+
+#[tool_router(router = plan_migration_router, vis = "pub(crate)")]
+impl PgkeelServer {
+    /// Check a new migration without changing anything: the version and file path it would get,
+    /// its statements (and which run outside a transaction), and a dry run of the pending
+    /// migrations plus this one in a transaction that is rolled back.
+    #[tool(
+        name = "plan_migration",
+        output_schema = schema_for_output::<PlanOutput>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    pub(crate) async fn plan_migration(
+        &self,
+        Parameters(p): Parameters<PlanParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let req = NewMigration {
+            name: p.name,
+            sql: p.sql,
+            version: p.version,
+        };
+        let plan = match self.migrator().plan_new(&req).await {
+            Ok(plan) => plan,
+            Err(e) => return Ok(render::error(&e)),
+        };
+        let out = PlanOutput::from_plan(&plan);
+        let before = if plan.pending_before.is_empty() {
+            String::new()
+        } else {
+            format!(" after {} pending migration(s)", plan.pending_before.len())
+        };
+        Ok(match &plan.failure {
+            None => render::ok(
+                format!(
+                    "{} as version {}: {} statement(s) in {} segment(s); dry run{before} succeeded and was rolled back. Next: apply_migration with the same name and sql.",
+                    plan.path,
+                    plan.version,
+                    plan.statements.len(),
+                    plan.segments
+                ),
+                &out,
+            ),
+            Some(f) => render::failed(
+                format!(
+                    "Dry run failed (nothing changed): {} Next: fix the SQL and call plan_migration again.",
+                    failure_line(f)
+                ),
+                &out,
+            ),
+        })
+    }
+}
