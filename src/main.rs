@@ -96,9 +96,16 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
         pool_size,
     } = cli.command
     {
-        let migrator = match Migrator::new(config).with_pool(pool_size) {
-            Ok(m) => m,
-            Err(e) => return out.engine_error(&e),
+        // Without a database URL the server still starts, so the client can show the tools'
+        // error ("no database URL: set …") instead of a closed connection.
+        let migrator = if config.database_url.is_some() {
+            match Migrator::new(config).with_pool(pool_size) {
+                Ok(m) => m,
+                Err(e) => return out.engine_error(&e),
+            }
+        } else {
+            eprintln!("pgkeel serve: no database URL configured; database tools will report it");
+            Migrator::new(config)
         };
         let shared = pgkeel_mcp::Shared::new(migrator, pgkeel_mcp::ServerOptions { read_only });
         let result = match http {

@@ -139,6 +139,12 @@ async fn stdio_whole_loop() {
     );
     for t in &tools {
         assert!(t.output_schema.is_some(), "{} has an outputSchema", t.name);
+        let schemas = format!("{:?} {:?}", t.input_schema, t.output_schema);
+        assert!(
+            !schemas.contains("uint"),
+            "{}: non-standard integer formats in {schemas}",
+            t.name
+        );
         let a = t.annotations.as_ref().expect("annotations");
         assert_eq!(a.open_world_hint, Some(false), "{}", t.name);
     }
@@ -425,6 +431,14 @@ async fn read_only_mode_has_no_writing_tools() {
         .map(|t| t.name.to_string())
         .collect();
     assert!(!names.contains(&"apply_migration".to_string()), "{names:?}");
+    let tools = client.list_all_tools().await.unwrap();
+    let exec = tools.iter().find(|t| t.name == "execute_sql").unwrap();
+    let a = exec.annotations.as_ref().unwrap();
+    assert_eq!(
+        (a.read_only_hint, a.destructive_hint),
+        (Some(true), Some(false)),
+        "it cannot write here"
+    );
     let r = call(&client, "apply_migration", json!({"version": "001"})).await;
     assert!(
         is_error(&r) && text(&r).contains("read-only"),
@@ -601,6 +615,33 @@ async fn http_transport_and_its_guards() {
         .expect("stops within 10 s")
         .unwrap();
     assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn without_a_database_url_the_tools_say_so() {
+    let p = project();
+    let root = p.root().to_path_buf();
+    let cmd = tokio::process::Command::new(BIN).configure(move |c| {
+        c.current_dir(&root)
+            .args(["--log-file", "off", "serve"])
+            .env_remove("DATABASE_URL")
+            .env_remove("PGKEEL_DATABASE_URL");
+    });
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = Client::default()
+        .serve(transport)
+        .await
+        .expect("starts without a URL");
+    let r = call(&client, "migration_status", json!({})).await;
+    assert!(
+        is_error(&r) && text(&r).contains("no database URL"),
+        "{}",
+        text(&r)
+    );
+    client.cancel().await.unwrap();
 }
 
 #[tokio::test]

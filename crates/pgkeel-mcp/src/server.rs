@@ -6,9 +6,10 @@ use pgkeel_engine::Migrator;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Resource, ResourceContents, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, Implementation, JsonObject, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -17,6 +18,46 @@ use crate::render;
 
 /// Tools that change the database or the project's files; absent in read-only mode.
 pub const WRITING_TOOLS: &[&str] = &["apply_migration"];
+
+/// schemars marks Rust integer types with formats such as `uint64` that JSON Schema does not
+/// define; validators in clients (e.g. ajv in the TypeScript SDK) warn about each one on every
+/// call. The `minimum` schemars adds for unsigned types already says what matters.
+fn clean_schema(schema: &Arc<JsonObject>) -> Arc<JsonObject> {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                let non_standard = map.get("format").and_then(|f| f.as_str()).is_some_and(|f| {
+                    matches!(
+                        f,
+                        "uint"
+                            | "uint8"
+                            | "uint16"
+                            | "uint32"
+                            | "uint64"
+                            | "int8"
+                            | "int16"
+                            | "int32"
+                            | "int64"
+                            | "float"
+                            | "double"
+                    )
+                });
+                if non_standard {
+                    map.remove("format");
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::Value::Object((**schema).clone());
+    walk(&mut value);
+    match value {
+        serde_json::Value::Object(map) => Arc::new(map),
+        _ => schema.clone(),
+    }
+}
 
 /// How the server was started.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +95,22 @@ impl PgkeelServer {
         if shared.options.read_only {
             for name in WRITING_TOOLS {
                 tool_router.remove_route(name);
+            }
+            // execute_sql cannot write here: say so, so clients need not ask for confirmation.
+            if let Some(route) = tool_router.map.get_mut("execute_sql") {
+                route.attr.annotations = Some(
+                    ToolAnnotations::new()
+                        .read_only(true)
+                        .destructive(false)
+                        .idempotent(true)
+                        .open_world(false),
+                );
+            }
+        }
+        for route in tool_router.map.values_mut() {
+            route.attr.input_schema = clean_schema(&route.attr.input_schema);
+            if let Some(out) = &route.attr.output_schema {
+                route.attr.output_schema = Some(clean_schema(out));
             }
         }
         PgkeelServer {
