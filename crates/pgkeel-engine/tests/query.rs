@@ -147,3 +147,44 @@ async fn statement_timeout_and_write_mode() {
     };
     assert!(msg.contains("migration"), "{msg}");
 }
+
+#[tokio::test]
+async fn a_trailing_comment_cannot_swallow_the_end_of_the_transaction() {
+    let (t, conn) = setup().await;
+    let out = query::run(
+        &conn.client,
+        "SELECT count(*) FROM items -- how many?",
+        &ro(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.rows[0][0], serde_json::json!(500));
+    let write = query::QueryOptions {
+        read_only: false,
+        ..ro()
+    };
+    let out = query::run(
+        &conn.client,
+        "DELETE FROM items WHERE id = 1 -- just one",
+        &write,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.rows_affected, Some(1));
+    // Committed, and no transaction left open on the connection.
+    let n: i64 = t
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM items", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 499);
+    let status = conn
+        .client
+        .query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = pg_backend_pid() AND xact_start IS NOT NULL AND state = 'idle in transaction'", &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(status, 0);
+}

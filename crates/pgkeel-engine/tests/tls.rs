@@ -42,8 +42,12 @@ async fn sslmodes_behave_as_in_libpq() {
     let u = &db.url;
     assert!(uses_tls(&format!("{u}?sslmode=require")).await.unwrap());
     assert!(
-        uses_tls(u).await.unwrap(),
-        "prefer (the default) encrypts when it can"
+        !uses_tls(u).await.unwrap(),
+        "no sslmode on loopback: plain (TLS over loopback protects nothing)"
+    );
+    assert!(
+        uses_tls(&format!("{u}?sslmode=prefer")).await.unwrap(),
+        "an explicit prefer encrypts when it can"
     );
     assert!(!uses_tls(&format!("{u}?sslmode=disable")).await.unwrap());
 

@@ -58,6 +58,7 @@ pub async fn connect(
         target: target.clone(),
         message: scrub(&format!("invalid connection string: {e}"), None),
     })?;
+    tls::plain_on_loopback(&mut config, &url);
     let password = config
         .get_password()
         .map(|p| String::from_utf8_lossy(p).into_owned());

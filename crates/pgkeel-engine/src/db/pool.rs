@@ -34,6 +34,7 @@ impl Pool {
             target: target.clone(),
             message: format!("invalid connection string: {e}"),
         })?;
+        tls::plain_on_loopback(&mut config, &url);
         if config.get_application_name().is_none() {
             config.application_name(format!("{APPLICATION_NAME} mcp"));
         }

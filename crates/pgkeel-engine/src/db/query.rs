@@ -11,7 +11,7 @@
 //!   in migration files and history, and `COPY … TO PROGRAM` would run a shell command even in a
 //!   read-only transaction.
 //!
-//! Values come back as text (what psql shows) via the simple protocol, after the Parse check
+//! Values come back as text (what psql shows) via the simple protocol, behind the Parse check
 //! above; numbers, booleans and JSON are turned into JSON values by column type. SELECT-like
 //! statements are read through a cursor, `max_rows + 1` rows at a time at most, so a huge result
 //! never lands in memory.
@@ -69,15 +69,44 @@ pub struct QueryOutput {
     pub read_only: bool,
 }
 
-/// Why a statement is refused before it is sent.
-fn refusal(sql: &str) -> Option<String> {
+/// What the parser says about a statement: why it is refused, or whether it can be read through
+/// a cursor. One parse per call.
+struct Classified {
+    refusal: Option<String>,
+    cursor: bool,
+    /// The parser read it as exactly one statement.
+    single: bool,
+}
+
+fn classify(sql: &str) -> Classified {
     let parse = SourceFile::parse(sql);
     // If the parser cannot read it, let PostgreSQL judge it: its Parse step still enforces a
     // single statement and the READ ONLY transaction still refuses writes.
     if !parse.errors().is_empty() {
-        return None;
+        return Classified {
+            refusal: None,
+            cursor: false,
+            single: false,
+        };
     }
     let stmts: Vec<ast::Stmt> = parse.tree().stmts().collect();
+    let refusal = refusal_of(&stmts);
+    let single = stmts.len() == 1;
+    let cursor = refusal.is_none() && single && cursor_friendly(&stmts[0]);
+    Classified {
+        refusal,
+        cursor,
+        single,
+    }
+}
+
+/// Why a statement is refused before it is sent (for tests: classify's refusal).
+#[cfg(test)]
+fn refusal(sql: &str) -> Option<String> {
+    classify(sql).refusal
+}
+
+fn refusal_of(stmts: &[ast::Stmt]) -> Option<String> {
     if stmts.len() > 1 {
         return Some(format!(
             "{} statements given; execute_sql runs exactly one statement per call",
@@ -149,13 +178,9 @@ fn refusal(sql: &str) -> Option<String> {
 }
 
 /// True for statements that can be read through a cursor.
-fn cursor_friendly(sql: &str) -> bool {
+fn cursor_friendly(stmt: &ast::Stmt) -> bool {
     use ast::Stmt as S;
     use squawk_syntax::SyntaxKind as K;
-    let parse = SourceFile::parse(sql);
-    let Some(stmt) = parse.tree().stmts().next() else {
-        return false;
-    };
     // A data-modifying WITH (`WITH d AS (DELETE …) SELECT …`) parses as a SELECT, but a cursor
     // cannot hold it.
     let modifies = stmt.syntax().descendants_with_tokens().any(|t| {
@@ -164,22 +189,22 @@ fn cursor_friendly(sql: &str) -> bool {
             K::INSERT_KW | K::UPDATE_KW | K::DELETE_KW | K::MERGE_KW
         )
     });
-    parse.errors().is_empty()
-        && !modifies
+    !modifies
         && matches!(
             stmt,
             S::Select(_) | S::CompoundSelect(_) | S::Values(_) | S::Table(_) | S::ParenSelect(_)
         )
 }
 
-/// Run one statement under the guards above. Two round trips: the transaction start is
-/// pipelined with the Parse check, then the statement (or its cursor) with the transaction end.
+/// Run one statement under the guards above: one round trip for a read-only statement the
+/// parser could read, two otherwise (see the comments inside).
 pub async fn run(client: &Client, sql: &str, opts: &QueryOptions) -> Result<QueryOutput> {
     let sql = sql.trim();
     if sql.is_empty() {
         return Err(Error::Refused("empty SQL".into()));
     }
-    if let Some(why) = refusal(sql) {
+    let classified = classify(sql);
+    if let Some(why) = classified.refusal {
         return Err(Error::Refused(why));
     }
     let begin = format!(
@@ -191,9 +216,41 @@ pub async fn run(client: &Client, sql: &str, opts: &QueryOptions) -> Result<Quer
         },
         opts.statement_timeout.as_millis().max(1)
     );
-    // Parse with the extended protocol: PostgreSQL refuses more than one command here.
-    let (started, prepared) =
-        futures_util::future::join(client.batch_execute(&begin), client.prepare(sql)).await;
+    let limit = opts.max_rows;
+    let end = if opts.read_only { "ROLLBACK" } else { "COMMIT" };
+    // One simple-query string per round trip: the server then answers it with a single flush.
+    // The statement is followed by a newline so a trailing `--` comment cannot swallow what
+    // comes after it.
+    let (batch, result_index) = if classified.cursor {
+        (
+            format!(
+                "DECLARE pgkeel_query NO SCROLL CURSOR FOR {sql}\n; FETCH FORWARD {} FROM pgkeel_query; CLOSE pgkeel_query; {end}",
+                limit + 1
+            ),
+            1,
+        )
+    } else {
+        (format!("{sql}\n; {end}"), 0)
+    };
+
+    // PostgreSQL's Parse step (extended protocol) refuses more than one command. In write mode
+    // it gates the statement: nothing runs until it passed. In read-only mode, when the parser
+    // has already read exactly one statement, the statement is pipelined right behind it (one
+    // round trip): the READ ONLY transaction refuses any write, and the Parse of the same text
+    // fails exactly when the statement would.
+    let (started, prepared, ran) = if opts.read_only && classified.single {
+        let (a, b, c) = futures_util::future::join3(
+            client.batch_execute(&begin),
+            client.prepare(sql),
+            client.simple_query(&batch),
+        )
+        .await;
+        (a, b, Some(c))
+    } else {
+        let (a, b) =
+            futures_util::future::join(client.batch_execute(&begin), client.prepare(sql)).await;
+        (a, b, None)
+    };
     let prepared = match (started, prepared) {
         (Ok(()), Ok(p)) => p,
         (Err(e), _) | (Ok(()), Err(e)) => {
@@ -214,36 +271,30 @@ pub async fn run(client: &Client, sql: &str, opts: &QueryOptions) -> Result<Quer
         .iter()
         .map(|c| c.type_().clone())
         .collect();
-    let limit = opts.max_rows;
-    let end = if opts.read_only { "ROLLBACK" } else { "COMMIT" };
-
-    // COMMIT after a failed statement ends the transaction as a rollback, so the pipeline can
-    // always end with `end`.
-    let mut queries = Vec::with_capacity(4);
-    let result_at = if cursor_friendly(sql) {
-        queries.push(format!("DECLARE pgkeel_query NO SCROLL CURSOR FOR {sql}"));
-        queries.push(format!("FETCH FORWARD {} FROM pgkeel_query", limit + 1));
-        queries.push("CLOSE pgkeel_query".to_string());
-        1
-    } else {
-        queries.push(sql.to_string());
-        0
+    let ran = match ran {
+        Some(r) => r,
+        None => client.simple_query(&batch).await,
     };
-    queries.push(end.to_string());
-    let mut results = super::pipeline(client, &queries).await;
-    let ended = results.pop();
-    if let Some(i) = super::first_error(&results).map(|(i, _)| i) {
-        if let Err(e) = results.swap_remove(i) {
+    let messages = match ran {
+        Ok(m) => m,
+        Err(e) => {
+            // The statements after the failing one were skipped, the transaction stays open.
+            let _ = client.batch_execute("ROLLBACK").await;
             return Err(Error::db("the query failed", e));
         }
-    }
-    if let Some(Err(e)) = ended {
-        return Err(Error::db("ending the query transaction", e));
-    }
-    let messages = match results.into_iter().nth(result_at) {
-        Some(Ok(m)) => m,
-        _ => Vec::new(),
     };
+    // Keep only the messages of the statement whose rows we want.
+    let mut index = 0;
+    let messages: Vec<SimpleQueryMessage> = messages
+        .into_iter()
+        .filter(|m| {
+            let keep = index == result_index;
+            if matches!(m, SimpleQueryMessage::CommandComplete(_)) {
+                index += 1;
+            }
+            keep
+        })
+        .collect();
 
     let mut rows = Vec::new();
     let mut total = 0usize;

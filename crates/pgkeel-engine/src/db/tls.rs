@@ -100,6 +100,31 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// When the connection string names no `sslmode` and every host is on this machine (loopback
+/// or a Unix socket), connect without TLS: encryption over loopback protects nothing and costs
+/// a handshake per connection and CPU per round trip. An explicit `sslmode` is always honoured.
+pub fn plain_on_loopback(config: &mut tokio_postgres::Config, url: &str) {
+    use tokio_postgres::config::{Host, SslMode};
+    if url.contains("sslmode") {
+        return;
+    }
+    let local = !config.get_hosts().is_empty()
+        && config.get_hosts().iter().all(|h| match h {
+            Host::Tcp(name) => {
+                name == "localhost"
+                    || name
+                        .trim_matches(|c| c == '[' || c == ']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            #[cfg(unix)]
+            Host::Unix(_) => true,
+        });
+    if local {
+        config.ssl_mode(SslMode::Disable);
+    }
+}
+
 /// Build the TLS connector for `verify`.
 pub fn connector(verify: &Verify) -> Result<MakeRustlsConnect, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
