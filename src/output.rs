@@ -144,26 +144,7 @@ impl Out {
             r.history_schema
         );
         let c = &r.counts;
-        let mut parts = vec![format!("{} applied", c.applied)];
-        for (n, label) in [
-            (c.pending, "pending"),
-            (c.out_of_order, "out of order"),
-            (c.modified, "modified"),
-            (c.missing, "missing"),
-            (c.failed, "failed"),
-            (c.interrupted, "interrupted"),
-            (c.running, "running"),
-            (c.rolled_back, "rolled back"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {label}"));
-            }
-        }
-        outln!(
-            "{} migration(s): {}",
-            r.plan.entries.len(),
-            parts.join(", ")
-        );
+        outln!("{} migration(s): {}", r.plan.entries.len(), c.summary());
         if let Some(h) = &r.applier {
             outln!("an applier is running now: {h}");
         }

@@ -220,6 +220,28 @@ fn pending_state(v: &Version, newest_applied: Option<&Version>) -> State {
     }
 }
 
+impl Counts {
+    /// `7 applied, 1 pending, 1 modified`: the applied count, then every other non-zero state.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("{} applied", self.applied)];
+        for (n, label) in [
+            (self.pending, "pending"),
+            (self.out_of_order, "out of order"),
+            (self.modified, "modified"),
+            (self.missing, "missing"),
+            (self.failed, "failed"),
+            (self.interrupted, "interrupted"),
+            (self.running, "running"),
+            (self.rolled_back, "rolled back"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {label}"));
+            }
+        }
+        parts.join(", ")
+    }
+}
+
 impl Plan {
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();

@@ -48,26 +48,10 @@ pub async fn connect(
     purpose: &str,
     events: Option<Arc<dyn Events>>,
 ) -> Result<Connection> {
-    let target = redact_url(url);
-    let (url, verify) = tls::split_settings(url);
-    let tls = tls::connector(&verify).map_err(|message| Error::Connect {
-        target: target.clone(),
-        message,
-    })?;
-    let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| Error::Connect {
-        target: target.clone(),
-        message: scrub(&format!("invalid connection string: {e}"), None),
-    })?;
-    tls::plain_on_loopback(&mut config, &url);
+    let (config, tls, target) = driver_config(url, purpose)?;
     let password = config
         .get_password()
         .map(|p| String::from_utf8_lossy(p).into_owned());
-    if config.get_application_name().is_none() {
-        config.application_name(format!("{APPLICATION_NAME} {purpose}"));
-    }
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(10));
-    }
     let (client, mut connection) = config.connect(tls).await.map_err(|e| Error::Connect {
         target: target.clone(),
         message: scrub(&describe_pg_error(&e), password.as_deref()),
@@ -94,6 +78,37 @@ pub async fn connect(
         }
     });
     Ok(Connection { client, task })
+}
+
+/// The driver configuration for `url`: TLS as its `sslmode` says (see [`tls`]), pgkeel's
+/// application name and a 10 s connect timeout unless the URL sets them. Also returns the URL
+/// with its password hidden, for messages.
+pub(crate) fn driver_config(
+    url: &str,
+    purpose: &str,
+) -> Result<(
+    tokio_postgres::Config,
+    tokio_postgres_rustls::MakeRustlsConnect,
+    String,
+)> {
+    let target = redact_url(url);
+    let (url, verify) = tls::split_settings(url);
+    let tls = tls::connector(&verify).map_err(|message| Error::Connect {
+        target: target.clone(),
+        message,
+    })?;
+    let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| Error::Connect {
+        target: target.clone(),
+        message: scrub(&format!("invalid connection string: {e}"), None),
+    })?;
+    tls::plain_on_loopback(&mut config, &url);
+    if config.get_application_name().is_none() {
+        config.application_name(format!("{APPLICATION_NAME} {purpose}"));
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    Ok((config, tls, target))
 }
 
 /// Remove a password from a message, in case a driver echoed it.

@@ -3,12 +3,8 @@
 //! connection. Writes never use it: the applier's lock and executor get dedicated connections,
 //! because a session-level advisory lock or a session setting must not go back into a pool.
 
-use std::str::FromStr;
-
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
 
-use super::{tls, APPLICATION_NAME};
-use crate::config::redact_url;
 use crate::error::{Error, Result};
 
 /// A pool of connections to one database.
@@ -24,23 +20,7 @@ pub type Pooled = deadpool_postgres::Object;
 impl Pool {
     /// Build a pool of at most `size` connections (opened lazily).
     pub fn new(url: &str, size: usize) -> Result<Pool> {
-        let target = redact_url(url);
-        let (url, verify) = tls::split_settings(url);
-        let tls = tls::connector(&verify).map_err(|message| Error::Connect {
-            target: target.clone(),
-            message,
-        })?;
-        let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| Error::Connect {
-            target: target.clone(),
-            message: format!("invalid connection string: {e}"),
-        })?;
-        tls::plain_on_loopback(&mut config, &url);
-        if config.get_application_name().is_none() {
-            config.application_name(format!("{APPLICATION_NAME} mcp"));
-        }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(std::time::Duration::from_secs(10));
-        }
+        let (config, tls, target) = super::driver_config(url, "mcp")?;
         let manager = Manager::from_config(
             config,
             tls,

@@ -121,25 +121,7 @@ impl PgkeelServer {
             .find(|e| e.state == State::Applied)
             .map(|e| e.version.clone());
         let c = &report.counts;
-        let mut parts = vec![format!("{} applied", c.applied)];
-        for (n, label) in [
-            (c.pending, "pending"),
-            (c.out_of_order, "out of order"),
-            (c.modified, "modified"),
-            (c.missing, "missing"),
-            (c.failed, "failed"),
-            (c.interrupted, "interrupted"),
-            (c.running, "running"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {label}"));
-            }
-        }
-        let mut summary = format!(
-            "{} migrations: {}.",
-            report.plan.entries.len(),
-            parts.join(", ")
-        );
+        let mut summary = format!("{} migrations: {}.", report.plan.entries.len(), c.summary());
         if !report.blockers.is_empty() {
             summary.push_str(&format!(
                 " {} blocker(s) stop apply_migration; see blockers[].fix.",
