@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Database URL (default: $PGKEEL_DATABASE_URL, then $DATABASE_URL or the variable named in
-    /// pgkeel.toml)
+    /// pgkeel.toml, else the project's dev database: see `pgkeel dev`)
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
     /// Path to pgkeel.toml (default: the nearest one at or above the current folder)
@@ -164,4 +164,60 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Supabase projects on plain PostgreSQL: bootstrap roles, schemas and extension stand-ins
+    Supabase {
+        #[command(subcommand)]
+        action: SupabaseAction,
+    },
+    /// Import another tool's migration history into pgkeel's (under the lock, audit-logged)
+    Adopt {
+        #[command(subcommand)]
+        from: AdoptFrom,
+    },
+    /// A project-local PostgreSQL cluster under .pgkeel/dev (127.0.0.1 only), used whenever no
+    /// database URL is configured
+    Dev {
+        #[command(subcommand)]
+        action: DevAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum DevAction {
+    /// Start the dev cluster (initdb first in a fresh project); prints its URL
+    Start,
+    /// Stop the dev cluster (pg_ctl stop -m fast)
+    Stop,
+    /// Running or stopped, pid, port, URL, data folder, server version
+    Status,
+    /// Print only the dev database's URL, starting the cluster if needed:
+    /// export DATABASE_URL=$(pgkeel dev url)
+    Url,
+    /// Drop and recreate the dev database, then apply every migration
+    Reset {
+        /// Remove the whole cluster and initdb a new one first
+        #[arg(long)]
+        hard: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum SupabaseAction {
+    /// Make this plain PostgreSQL database accept Supabase migrations: roles, auth/storage
+    /// schemas, auth.uid() and friends, the supabase_realtime publication, default privileges
+    /// and stand-ins for pg_net, pg_cron, http, pgjwt, vault, pgsodium and pg_graphql
+    /// (idempotent; needs a superuser)
+    Bootstrap {
+        /// Run even though the database looks like a real Supabase database
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum AdoptFrom {
+    /// Import supabase_migrations.schema_migrations (written by the Supabase CLI): versions
+    /// whose file matches the recorded statements become applied; mismatches are reported
+    /// (exit code 3) and left out
+    Supabase,
 }

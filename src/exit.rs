@@ -25,7 +25,9 @@ pub enum Exit {
 impl Exit {
     pub fn of(e: &Error) -> Exit {
         match e {
-            Error::Io { .. } | Error::Connect { .. } | Error::Db { .. } => Exit::Error,
+            Error::Io { .. } | Error::Connect { .. } | Error::Db { .. } | Error::Dev { .. } => {
+                Exit::Error
+            }
             Error::NonUtf8 { .. }
             | Error::DuplicateVersion { .. }
             | Error::UnmatchedName { .. }

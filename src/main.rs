@@ -2,10 +2,12 @@
 //! migration logic live here (see crates/pgkeel-engine).
 
 mod cli;
+mod dev;
 mod exit;
 mod logging;
 mod output;
 mod progress;
+mod supabase;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -49,6 +51,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Sql { .. } => "sql",
         Command::Serve { .. } => "serve",
         Command::Describe { .. } => "describe",
+        Command::Dev { action } => dev::command_name(*action),
+        Command::Supabase { .. } => "supabase bootstrap",
+        Command::Adopt { .. } => "adopt supabase",
     }
 }
 
@@ -79,12 +84,27 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
             )
         }
     };
-    let config = match Config::load(&cwd, g.config.as_deref(), &overrides) {
+    let mut config = match Config::load(&cwd, g.config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => return out.engine_error(&e),
     };
     logging::init(g.verbose, config.log_path().as_deref());
     tracing::info!(command = out.command(), database = %config.database_display(), "start");
+
+    if let Command::Dev { action } = cli.command {
+        return dev::run(action, config, out, g.json).await;
+    }
+    // No database URL: use the project's dev database (started if needed), said on stderr.
+    // `serve` keeps running without one, so its tools can report the problem.
+    if !matches!(cli.command, Command::New { .. }) {
+        let mut announce = |line: &str| eprintln!("{line}");
+        if let Err(e) = pgkeel_engine::dev::resolve(&mut config, &mut announce).await {
+            if !matches!(cli.command, Command::Serve { .. }) {
+                return out.engine_error(&e);
+            }
+            eprintln!("pgkeel serve: no database URL, and the dev database did not start: {e}");
+        }
+    }
 
     if let Command::Serve {
         http,
@@ -233,7 +253,13 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
                 Err(e) => out.engine_error(&e),
             }
         }
-        Command::Serve { .. } => Exit::Ok.into(), // handled above
+        Command::Supabase {
+            action: cli::SupabaseAction::Bootstrap { force },
+        } => supabase::bootstrap(&migrator, force, out).await,
+        Command::Adopt {
+            from: cli::AdoptFrom::Supabase,
+        } => supabase::adopt(&migrator, out).await,
+        Command::Serve { .. } | Command::Dev { .. } => Exit::Ok.into(), // handled above
         Command::Audit { limit } => match migrator.audit_log(i64::from(limit)).await {
             Ok(entries) => out.audit(&entries),
             Err(e) => out.engine_error(&e),

@@ -625,7 +625,9 @@ async fn without_a_database_url_the_tools_say_so() {
         c.current_dir(&root)
             .args(["--log-file", "off", "serve"])
             .env_remove("DATABASE_URL")
-            .env_remove("PGKEEL_DATABASE_URL");
+            .env_remove("PGKEEL_DATABASE_URL")
+            // No dev database either (see tests/dev.rs for that).
+            .env("PGKEEL_DEV_AUTO", "off");
     });
     let (transport, _) = TokioChildProcess::builder(cmd)
         .stderr(Stdio::null())

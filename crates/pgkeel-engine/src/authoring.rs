@@ -159,6 +159,7 @@ impl Migrator {
             if let Some(format) = history.ensure(&conn.client).await? {
                 self.events.event(Event::HistoryUpgraded { format });
             }
+            self.supabase_before_up(&conn.client).await?;
             // Files may have changed while we waited for the lock: check again.
             let checked = self.check_new(req)?;
             let m = &checked.migration;

@@ -39,6 +39,25 @@ pub struct Config {
     pub statement_timeout: Duration,
     /// Log file, relative to `root` unless absolute; `None` disables it.
     pub log_file: Option<PathBuf>,
+    /// The project-local dev cluster (`[dev]`; see [`crate::dev`]).
+    pub dev: DevSettings,
+    /// True when `database_url` points at the dev database because none was configured
+    /// (set by [`crate::dev::resolve`]).
+    pub dev_database: bool,
+    /// Supabase mode (`[supabase]`, or `supabase/config.toml` in the root); see
+    /// [`crate::supabase::project`]. `None` when off.
+    pub supabase: Option<crate::supabase::SupabaseSettings>,
+}
+
+/// `[dev]`: the project-local PostgreSQL cluster under `.pgkeel/dev/`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevSettings {
+    /// Folder with initdb, pg_ctl and postgres; `None` = search (pg_config, PATH, /usr/lib/postgresql).
+    pub bin_dir: Option<PathBuf>,
+    /// A fixed port; `None` = pick a free one.
+    pub port: Option<u16>,
+    /// Use the dev database when no URL is configured (default true).
+    pub auto: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +73,17 @@ struct FileConfig {
     apply: ApplySection,
     #[serde(default)]
     log: LogSection,
+    #[serde(default)]
+    dev: DevSection,
+    supabase: Option<crate::supabase::project::SupabaseSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevSection {
+    bin_dir: Option<String>,
+    port: Option<u16>,
+    auto: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +137,10 @@ pub struct Overrides {
 pub trait Environment {
     fn var(&self, name: &str) -> Option<String>;
     fn is_dir(&self, path: &Path) -> bool;
+    /// The text of a file, `None` if it does not exist (or cannot be read).
+    fn read_file(&self, _path: &Path) -> Option<String> {
+        None
+    }
 }
 
 /// The real process environment and file system.
@@ -118,6 +152,9 @@ impl Environment for SystemEnvironment {
     }
     fn is_dir(&self, path: &Path) -> bool {
         path.is_dir()
+    }
+    fn read_file(&self, path: &Path) -> Option<String> {
+        std::fs::read_to_string(path).ok()
     }
 }
 
@@ -254,6 +291,27 @@ impl Config {
                 .unwrap_or(false),
         };
 
+        let dev = DevSettings {
+            bin_dir: env
+                .var("PGKEEL_DEV_BIN_DIR")
+                .or(fc.dev.bin_dir.clone())
+                .map(|d| root.join(d)),
+            port: match env.var("PGKEEL_DEV_PORT") {
+                Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                    Error::Config(format!("PGKEEL_DEV_PORT={p:?}: expected a port number"))
+                })?),
+                None => fc.dev.port.filter(|p| *p > 0),
+            },
+            auto: bool_env("PGKEEL_DEV_AUTO")?.or(fc.dev.auto).unwrap_or(true),
+        };
+
+        let supabase = crate::supabase::project::resolve(
+            fc.supabase.as_ref(),
+            env.read_file(&root.join(crate::supabase::project::SUPABASE_CONFIG))
+                .as_deref(),
+        )
+        .map_err(Error::Config)?;
+
         Ok(Config {
             root,
             database_url,
@@ -267,6 +325,9 @@ impl Config {
             lock_timeout,
             statement_timeout,
             log_file,
+            dev,
+            dev_database: false,
+            supabase,
         })
     }
 
@@ -560,6 +621,38 @@ mod tests {
             ..Overrides::default()
         };
         assert!(resolve(None, &env(&[], &[]), &flags).is_err());
+    }
+
+    #[test]
+    fn dev_settings() {
+        let c = resolve(None, &env(&[], &[]), &Overrides::default()).unwrap();
+        assert_eq!(
+            c.dev,
+            DevSettings {
+                bin_dir: None,
+                port: None,
+                auto: true
+            }
+        );
+        assert!(!c.dev_database);
+        let file = "[dev]\nbin_dir = \"pg/bin\"\nport = 54400\nauto = false\n";
+        let c = resolve(Some(file), &env(&[], &[]), &Overrides::default()).unwrap();
+        assert_eq!(c.dev.bin_dir, Some(PathBuf::from("/p/pg/bin")));
+        assert_eq!((c.dev.port, c.dev.auto), (Some(54400), false));
+        let e = env(
+            &[("PGKEEL_DEV_PORT", "54500"), ("PGKEEL_DEV_AUTO", "yes")],
+            &[],
+        );
+        let c = resolve(Some(file), &e, &Overrides::default()).unwrap();
+        assert_eq!((c.dev.port, c.dev.auto), (Some(54500), true));
+        let e = env(&[("PGKEEL_DEV_PORT", "high")], &[]);
+        assert!(resolve(None, &e, &Overrides::default()).is_err());
+        assert!(resolve(
+            Some("[dev]\nports = 1\n"),
+            &env(&[], &[]),
+            &Overrides::default()
+        )
+        .is_err());
     }
 
     #[test]

@@ -88,6 +88,28 @@ pub enum Error {
         found: i32,
         supported: i32,
     },
+
+    /// The project-local dev cluster (`pgkeel dev …`, or the dev database used when no URL is
+    /// configured) could not be found, started, stopped or reset.
+    #[error("dev database: {message}")]
+    Dev {
+        problem: DevProblem,
+        message: String,
+    },
+}
+
+/// What kind of dev-cluster problem an [`Error::Dev`] is (its `code()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DevProblem {
+    /// No PostgreSQL server binaries (initdb, pg_ctl, postgres) were found.
+    BinariesNotFound,
+    /// The configured `[dev] port` is taken by another program.
+    PortInUse,
+    /// The data directory was made by another PostgreSQL major version.
+    VersionMismatch,
+    /// Anything else: initdb or the server failed, permissions, ….
+    Failed,
 }
 
 fn blocked_message(blockers: &[Blocker]) -> String {
@@ -185,6 +207,13 @@ impl Error {
         }
     }
 
+    pub(crate) fn dev(problem: DevProblem, message: impl Into<String>) -> Error {
+        Error::Dev {
+            problem,
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
@@ -211,6 +240,12 @@ impl Error {
             Error::UnknownVersion { .. } => "unknown_version",
             Error::Refused(_) => "refused",
             Error::HistoryTooNew { .. } => "history_too_new",
+            Error::Dev { problem, .. } => match problem {
+                DevProblem::BinariesNotFound => "dev_binaries_not_found",
+                DevProblem::PortInUse => "dev_port_in_use",
+                DevProblem::VersionMismatch => "dev_version_mismatch",
+                DevProblem::Failed => "dev",
+            },
         }
     }
 }

@@ -172,7 +172,12 @@ impl Migrator {
     }
 
     pub(crate) fn history(&self) -> HistoryTables {
-        HistoryTables::new(&self.config.history_schema)
+        HistoryTables::new(&self.config.history_schema).with_supabase_mirror(
+            self.config
+                .supabase
+                .as_ref()
+                .is_some_and(|s| s.mirror_history),
+        )
     }
 
     pub(crate) fn url(&self) -> Result<&str> {
@@ -265,6 +270,7 @@ impl Migrator {
                 Ok(None) => {}
                 Err(e) => return Err(e),
             }
+            self.supabase_before_up(&conn.client).await?;
             Some(lock)
         };
         let result = self

@@ -59,6 +59,6 @@ fn next_step(e: &Error) -> &'static str {
             "a migration file in the project needs fixing by a person (see the message)"
         }
         Error::Db { .. } => "read the SQLSTATE and hint in the message; for a query, correct it and call execute_sql again",
-        Error::Io { .. } | Error::HistoryTooNew { .. } => "a person needs to look at the server's environment (see the message)",
+        Error::Io { .. } | Error::HistoryTooNew { .. } | Error::Dev { .. } => "a person needs to look at the server's environment (see the message)",
     }
 }

@@ -92,6 +92,7 @@ impl<'a> Executor<'a> {
             checksum: &m.checksum,
             statements: p.statements.len(),
             segments: total,
+            up_sql: &m.content[m.up_range.clone()],
         };
         // Sent ahead of the first segment: session settings, then the `running` marker.
         let mut prefix: Option<Vec<String>> = Some(

@@ -74,6 +74,9 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON {s}.audit_log
 pub struct HistoryTables {
     pub schema: String,
     q: String,
+    /// Also record applied migrations in `supabase_migrations.schema_migrations` (Supabase mode;
+    /// see [`crate::supabase::mirror`]).
+    supabase_mirror: bool,
 }
 
 impl HistoryTables {
@@ -81,7 +84,18 @@ impl HistoryTables {
         HistoryTables {
             schema: schema.to_string(),
             q: ident(schema),
+            supabase_mirror: false,
         }
+    }
+
+    /// Mirror applied migrations into the Supabase CLI's history, in the same transaction.
+    pub fn with_supabase_mirror(mut self, on: bool) -> HistoryTables {
+        self.supabase_mirror = on;
+        self
+    }
+
+    pub fn supabase_mirror(&self) -> bool {
+        self.supabase_mirror
     }
 
     /// The format of the existing history, or `None` when there is none yet.
@@ -235,8 +249,16 @@ impl HistoryTables {
     /// Mark a migration applied and append the audit row. Runs inside the migration's last
     /// transaction, so the history row and the schema change commit together.
     pub fn finish_sql(&self, r: &RunningRow<'_>) -> String {
+        let mirror = if self.supabase_mirror {
+            format!(
+                "; {}",
+                crate::supabase::mirror::upsert_sql(r.version, r.name, r.up_sql)
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{}; INSERT INTO {q}.audit_log (action, version, details) VALUES ('apply', {v}, jsonb_build_object('checksum', {c}, 'path', {p}))",
+            "{}; INSERT INTO {q}.audit_log (action, version, details) VALUES ('apply', {v}, jsonb_build_object('checksum', {c}, 'path', {p})){mirror}",
             self.upsert_sql(
                 r,
                 "applied",
@@ -513,6 +535,8 @@ pub struct RunningRow<'a> {
     pub checksum: &'a str,
     pub statements: usize,
     pub segments: usize,
+    /// The up part of the migration's text (for the Supabase history mirror).
+    pub up_sql: &'a str,
 }
 
 /// One audit log entry.
