@@ -128,6 +128,11 @@ pub enum Command {
         /// schema.name
         table: Option<String>,
     },
+    /// TypeScript types from the live schema (the shape `supabase gen types typescript` writes)
+    Types {
+        #[command(subcommand)]
+        action: TypesAction,
+    },
     /// Serve the migration workflow as MCP tools: over stdio (what Claude Desktop launches), or
     /// streamable HTTP at http://ADDR/mcp with --http
     Serve {
@@ -180,6 +185,27 @@ pub enum Command {
         #[command(subcommand)]
         action: DevAction,
     },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TypesAction {
+    /// Generate the types of the live schema and write them to [types] out (only when the content
+    /// changes), to --out, or to stdout
+    Generate {
+        /// Only this schema (repeat for several; default: [types] schemas, else the Supabase API
+        /// schemas, else public)
+        #[arg(long = "schema", value_name = "SCHEMA")]
+        schemas: Vec<String>,
+        /// Write to this file instead of [types] out (relative to the current folder)
+        #[arg(long, value_name = "PATH", conflicts_with = "stdout")]
+        out: Option<std::path::PathBuf>,
+        /// Print the types instead of writing a file (the default when no file is configured)
+        #[arg(long)]
+        stdout: bool,
+    },
+    /// For CI: apply every migration to a throwaway database on the configured server and check
+    /// that [types] out matches what they produce (exit 3 with a diff when not; never writes)
+    Verify,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]

@@ -11,7 +11,8 @@ pub enum Exit {
     /// 2: bad usage, configuration or migration files (duplicates, bad names with --strict,
     /// non-UTF-8, unknown directives, unrunnable SQL).
     Usage = 2,
-    /// 3: `status --check` found migrations pending or needing a fix.
+    /// 3: `status --check` found migrations pending or needing a fix; `types verify` found the
+    /// committed types out of date.
     Check = 3,
     /// 4: pgkeel refused: `up` is blocked (modified, missing, failed, out of order), or a repair
     /// or baseline does not apply.

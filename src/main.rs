@@ -8,6 +8,7 @@ mod logging;
 mod output;
 mod progress;
 mod supabase;
+mod types;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,6 +52,12 @@ fn command_name(c: &Command) -> &'static str {
         Command::Sql { .. } => "sql",
         Command::Serve { .. } => "serve",
         Command::Describe { .. } => "describe",
+        Command::Types {
+            action: cli::TypesAction::Generate { .. },
+        } => "types generate",
+        Command::Types {
+            action: cli::TypesAction::Verify,
+        } => "types verify",
         Command::Dev { action } => dev::command_name(*action),
         Command::Supabase { .. } => "supabase bootstrap",
         Command::Adopt { .. } => "adopt supabase",
@@ -253,6 +260,7 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
                 Err(e) => out.engine_error(&e),
             }
         }
+        Command::Types { action } => types::run(&migrator, action, out).await,
         Command::Supabase {
             action: cli::SupabaseAction::Bootstrap { force },
         } => supabase::bootstrap(&migrator, force, out).await,

@@ -12,6 +12,7 @@ use pgkeel_engine::db::introspect::{
 use pgkeel_engine::db::query::QueryOutput;
 use pgkeel_engine::migrator::{StatusReport, UpReport};
 use pgkeel_engine::plan::State;
+use pgkeel_engine::typegen::{GeneratedTypes, TypesCheck};
 use pgkeel_engine::Error;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -235,6 +236,7 @@ impl Out {
                 "warnings": r.warnings,
                 "parse_warnings": r.parse_warnings,
                 "history_created": r.history_created,
+                "types_written": r.types_written,
             });
             if let Some(d) = &r.dry_run_result {
                 body["dry_run_result"] = json!(d);
@@ -310,6 +312,61 @@ impl Out {
                     r.applied.last().map(|a| a.version.as_str()).unwrap_or("-")
                 );
             }
+        }
+        if let Some(t) = &r.types_written {
+            outln!("types written to {t}");
+        }
+        code.into()
+    }
+
+    /// `types generate --stdout`: the TypeScript itself (or, with --json, it as a field).
+    pub fn types_printed(&self, g: &GeneratedTypes) -> ExitCode {
+        if self.json {
+            self.print_json(&self.document(
+                true,
+                json!({"result": g, "bytes": g.text.len(), "types": g.text}),
+            ));
+        } else {
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(g.text.as_bytes());
+        }
+        Exit::Ok.into()
+    }
+
+    /// `types verify`: exit 3 with the diff and the fix when the committed file differs.
+    pub fn types_verify(&self, c: &TypesCheck) -> ExitCode {
+        let code = if c.up_to_date { Exit::Ok } else { Exit::Check };
+        if self.json {
+            self.print_json(&self.document(true, json!({"result": c})));
+            return code.into();
+        }
+        if c.up_to_date {
+            outln!(
+                "types up to date: {} matches the {} migration(s) (fingerprint {})",
+                c.path,
+                c.migrations_applied,
+                &c.fingerprint[..c.fingerprint.len().min(12)]
+            );
+            return code.into();
+        }
+        if let Some(d) = &c.diff {
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(d.as_bytes());
+        }
+        if c.file_exists {
+            outln!(
+                "types out of date: {} differs from what the {} migration(s) produce",
+                c.path,
+                c.migrations_applied
+            );
+        } else {
+            outln!("types out of date: {} is missing", c.path);
+        }
+        if let Some(fix) = &c.fix {
+            outln!(
+                "fix: run `{fix}` (on a database with every migration applied: `pgkeel up` first) and commit {}",
+                c.path
+            );
         }
         code.into()
     }

@@ -133,6 +133,7 @@ async fn stdio_whole_loop() {
             "apply_migration",
             "describe_schema",
             "execute_sql",
+            "generate_types",
             "migration_status",
             "plan_migration"
         ]
@@ -537,7 +538,7 @@ async fn http_transport_and_its_guards() {
         .serve(transport)
         .await
         .expect("initialize over HTTP");
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 5);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
     let st = call(&client, "migration_status", json!({})).await;
     assert_eq!(structured(&st)["counts"]["pending"], 1);
     let applied = call(&client, "apply_migration", json!({"version": "001"})).await;

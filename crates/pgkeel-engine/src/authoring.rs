@@ -245,6 +245,15 @@ impl Migrator {
         if let Err(e) = lock.release().await {
             tracing::warn!("{e}");
         }
+        // `[types] out` follows the schema, as after `up` (a failure here is only a note).
+        let mut result = result;
+        if let Ok(applied) = &mut result {
+            match self.types_after_up().await {
+                Ok(Some(path)) => applied.notes.push(format!("types written to {path}")),
+                Ok(None) => {}
+                Err(e) => applied.notes.push(format!("types not regenerated: {e}")),
+            }
+        }
         result
     }
 

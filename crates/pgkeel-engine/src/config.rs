@@ -47,6 +47,23 @@ pub struct Config {
     /// Supabase mode (`[supabase]`, or `supabase/config.toml` in the root); see
     /// [`crate::supabase::project`]. `None` when off.
     pub supabase: Option<crate::supabase::SupabaseSettings>,
+    /// TypeScript types from the live schema (`[types]`; see [`crate::typegen`]).
+    pub types: TypesSettings,
+}
+
+/// `[types]`: the generated TypeScript file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypesSettings {
+    /// The generated file, relative to the project root; `None`: no committed file (`up` does
+    /// not write one, `types verify` has nothing to compare).
+    pub out: Option<String>,
+    /// Schemas to render: `[types] schemas`, else the Supabase API schemas, else `public`.
+    pub schemas: Vec<String>,
+    /// True when `schemas` was given in pgkeel.toml (then every one must exist); defaults that
+    /// do not exist in the database are skipped.
+    pub schemas_explicit: bool,
+    /// Regenerate after every successful `up` (default true when `out` is set).
+    pub on_up: bool,
 }
 
 /// `[dev]`: the project-local PostgreSQL cluster under `.pgkeel/dev/`.
@@ -76,6 +93,16 @@ struct FileConfig {
     #[serde(default)]
     dev: DevSection,
     supabase: Option<crate::supabase::project::SupabaseSection>,
+    #[serde(default)]
+    types: TypesSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypesSection {
+    out: Option<String>,
+    schemas: Option<Vec<String>>,
+    on_up: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -312,6 +339,8 @@ impl Config {
         )
         .map_err(Error::Config)?;
 
+        let types = resolve_types(&fc.types, supabase.as_ref())?;
+
         Ok(Config {
             root,
             database_url,
@@ -328,6 +357,7 @@ impl Config {
             dev,
             dev_database: false,
             supabase,
+            types,
         })
     }
 
@@ -373,6 +403,39 @@ impl Config {
             .map(redact_url)
             .unwrap_or_else(|| "(no database configured)".into())
     }
+}
+
+/// `[types]` with its defaults (see [`TypesSettings`]).
+fn resolve_types(
+    t: &TypesSection,
+    supabase: Option<&crate::supabase::SupabaseSettings>,
+) -> Result<TypesSettings> {
+    let out = t.out.clone().filter(|o| !o.trim().is_empty());
+    if let Some(o) = &out {
+        if Path::new(o).is_absolute() || o.split('/').any(|p| p == "..") {
+            return Err(Error::Config(format!(
+                "{CONFIG_FILE} [types] out {o:?} must be a path inside the project (relative, without ..)"
+            )));
+        }
+    }
+    let (schemas, schemas_explicit) = match &t.schemas {
+        Some(s) if s.is_empty() => {
+            return Err(Error::Config(format!(
+                "{CONFIG_FILE} [types] schemas is empty: name at least one schema"
+            )))
+        }
+        Some(s) => (s.clone(), true),
+        None => match supabase {
+            Some(sb) if !sb.api_schemas.is_empty() => (sb.api_schemas.clone(), false),
+            _ => (vec!["public".to_string()], false),
+        },
+    };
+    Ok(TypesSettings {
+        on_up: out.is_some() && t.on_up.unwrap_or(true),
+        out,
+        schemas,
+        schemas_explicit,
+    })
 }
 
 fn one_line(s: &str) -> String {
@@ -653,6 +716,42 @@ mod tests {
             &Overrides::default()
         )
         .is_err());
+    }
+
+    #[test]
+    fn types_section() {
+        let c = resolve(None, &env(&[], &[]), &Overrides::default()).unwrap();
+        assert_eq!(c.types.out, None);
+        assert_eq!(c.types.schemas, ["public"]);
+        assert!(!c.types.on_up && !c.types.schemas_explicit);
+        let c = resolve(
+            Some("[types]\nout = \"src/db.ts\"\n"),
+            &env(&[], &[]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.types.out.as_deref(), Some("src/db.ts"));
+        assert!(c.types.on_up);
+        let c = resolve(
+            Some("[types]\nout = \"db.ts\"\nschemas = [\"app\", \"public\"]\non_up = false\n"),
+            &env(&[], &[]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.types.schemas, ["app", "public"]);
+        assert!(c.types.schemas_explicit && !c.types.on_up);
+        let c = resolve(Some("[supabase]\n"), &env(&[], &[]), &Overrides::default()).unwrap();
+        assert_eq!(c.types.schemas, ["public", "graphql_public"]);
+        for bad in [
+            "[types]\nout = \"../x.ts\"\n",
+            "[types]\nschemas = []\n",
+            "[types]\noutput = \"x.ts\"\n",
+        ] {
+            assert!(
+                resolve(Some(bad), &env(&[], &[]), &Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub mod plan;
 pub mod source;
 pub mod statements;
 pub mod supabase;
+pub mod typegen;
+pub mod types;
 pub mod version;
 
 pub use config::{Config, Overrides};

@@ -85,6 +85,8 @@ pub struct UpReport {
     pub parse_warnings: Vec<Warning>,
     pub warnings: Vec<Warning>,
     pub history_created: bool,
+    /// The `[types] out` file, when `up` regenerated it and its content changed.
+    pub types_written: Option<String>,
 }
 
 /// A repair of history.
@@ -288,7 +290,19 @@ impl Migrator {
                 tracing::warn!("{e}");
             }
         }
-        result.map(|()| report)
+        result?;
+        // `[types] out` follows the schema. The migrations are applied either way, so a
+        // failure here is a warning, not an error of `up`.
+        if !opts.dry_run && report.failure.is_none() {
+            match self.types_after_up().await {
+                Ok(written) => report.types_written = written,
+                Err(e) => report.warnings.push(Warning {
+                    path: self.config.types.out.clone().unwrap_or_default(),
+                    message: format!("types not regenerated: {e}"),
+                }),
+            }
+        }
+        Ok(report)
     }
 
     pub(crate) async fn run_up(

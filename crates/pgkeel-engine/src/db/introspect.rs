@@ -777,12 +777,49 @@ pub async fn describe(client: &Client, filter: &SchemaFilter) -> Result<SchemaMo
     Ok(model)
 }
 
+/// How much of each table to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// Everything.
+    #[default]
+    Full,
+    /// What TypeScript rendering reads: no indexes and no RLS policies (`indexes` and
+    /// `policies` stay empty). `pg_get_indexdef` per index is the slowest part of a full read.
+    Types,
+}
+
+/// [`describe`] reading only `detail` (see [`Detail`]).
+pub async fn describe_detail(
+    client: &Client,
+    filter: &SchemaFilter,
+    detail: Detail,
+) -> Result<SchemaModel> {
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(|e| Error::db("starting the describe transaction", e))?;
+    let result = describe_in_transaction_detail(client, filter, detail).await;
+    let ended = client.batch_execute("ROLLBACK").await;
+    let model = result?;
+    ended.map_err(|e| Error::db("ending the describe transaction", e))?;
+    Ok(model)
+}
+
 /// Describe the schema with whatever transaction `client` is in (none: each query sees its own
 /// snapshot). Sends no transaction control.
 pub async fn describe_in_transaction(
     client: &Client,
     filter: &SchemaFilter,
 ) -> Result<SchemaModel> {
+    describe_in_transaction_detail(client, filter, Detail::Full).await
+}
+
+async fn describe_in_transaction_detail(
+    client: &Client,
+    filter: &SchemaFilter,
+    detail: Detail,
+) -> Result<SchemaModel> {
+    let full = detail == Detail::Full;
     let wanted = filter.table.as_deref().map(TableName::parse).transpose()?;
     let schemas = select_schemas(client, filter, wanted.as_ref()).await?;
 
@@ -799,8 +836,20 @@ pub async fn describe_in_transaction(
     let (columns, constraints, indexes, policies, enums, domains, functions) = futures_util::try_join!(
         load_columns(client, &schemas, only, &types),
         load_constraints(client, &schemas, only),
-        load_indexes(client, &schemas, only),
-        load_policies(client, &schemas, only),
+        async {
+            if full {
+                load_indexes(client, &schemas, only).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        async {
+            if full {
+                load_policies(client, &schemas, only).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
         async {
             if whole {
                 load_enums(client, &schemas).await

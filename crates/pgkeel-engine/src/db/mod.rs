@@ -9,6 +9,7 @@ pub mod introspect;
 pub mod lock;
 pub mod pool;
 pub mod query;
+pub mod scratch;
 pub mod tls;
 
 use std::future::Future;

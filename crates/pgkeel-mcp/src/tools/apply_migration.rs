@@ -129,7 +129,12 @@ impl PgkeelServer {
                             duration_ms: Some(report.applied.iter().map(|a| a.duration_ms).sum()),
                             statements: report.applied.iter().map(|a| a.statements).sum(),
                             applied: applied.clone(),
-                            notes: report.applied.iter().flat_map(|a| a.notes.clone()).collect(),
+                            notes: report
+                                .applied
+                                .iter()
+                                .flat_map(|a| a.notes.clone())
+                                .chain(report.types_written.iter().map(|t| format!("types written to {t}")))
+                                .collect(),
                         };
                         match report.failure {
                             Some(f) => Ok(render::failed(

@@ -5,5 +5,6 @@
 pub mod apply_migration;
 pub mod describe_schema;
 pub mod execute_sql;
+pub mod generate_types;
 pub mod migration_status;
 pub mod plan_migration;
