@@ -89,18 +89,8 @@ pub async fn run(action: DevAction, mut config: Config, out: &Out, json: bool) -
             let reporter = Arc::new(progress::Reporter::new(!json));
             let result = dev.reset(&mut config, hard, reporter.clone()).await;
             reporter.finish();
-            // Supabase projects: supabase/seed.sql after the migrations, as `supabase db reset`.
-            if let Ok(r) = &result {
-                if r.up.failure.is_none() {
-                    match pgkeel_engine::Migrator::new(config.clone())
-                        .supabase_seed()
-                        .await
-                    {
-                        Ok(Some(seed)) => eprintln!("seeded from {}", seed.path),
-                        Ok(None) => {}
-                        Err(e) => return out.engine_error(&e),
-                    }
-                }
+            if let Ok(Some(seed)) = result.as_ref().map(|r| r.seeded.as_ref()) {
+                eprintln!("seeded from {seed}");
             }
             match result {
                 Ok(r) if json && r.up.failure.is_none() => out.message(&r, ""),

@@ -1,13 +1,15 @@
 //! The MCP server driven by a real MCP client (rmcp's) over stdio and streamable HTTP, on a real
 //! PostgreSQL database: the whole loop, bad inputs, read-only mode and the HTTP guards.
 
+mod mcp_support;
+use mcp_support::{call, is_error, structured, text};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pgkeel_testkit::{Project, TestDb};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation,
     ProgressNotificationParam, ReadResourceRequestParams,
 };
 use rmcp::service::{NotificationContext, RunningService};
@@ -72,34 +74,6 @@ async fn stdio(
     let handler = Client::default();
     let client = handler.clone().serve(transport).await.expect("initialize");
     (client, handler)
-}
-
-async fn call(
-    client: &RunningService<RoleClient, Client>,
-    tool: &str,
-    args: Value,
-) -> CallToolResult {
-    let map = args.as_object().cloned().unwrap_or_default();
-    client
-        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
-        .await
-        .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"))
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn is_error(r: &CallToolResult) -> bool {
-    r.is_error == Some(true)
-}
-
-fn structured(r: &CallToolResult) -> Value {
-    r.structured_content.clone().unwrap_or(Value::Null)
 }
 
 async fn count(db: &TestDb, sql: &str) -> i64 {

@@ -3,13 +3,13 @@
 //! database (passes on a fresh file, exit 3 with a diff and the fix after a new migration), and
 //! the MCP tool `generate_types` through rmcp's client, read-only mode included.
 
+mod mcp_support;
+use mcp_support::{call, is_error, structured, text};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use pgkeel_testkit::{Project, TestDb};
-use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
-};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -312,34 +312,6 @@ async fn stdio(p: &Project, db: &TestDb, extra: &[&str]) -> RunningService<RoleC
         .spawn()
         .expect("spawn pgkeel serve");
     Client.serve(transport).await.expect("initialize")
-}
-
-async fn call(
-    client: &RunningService<RoleClient, Client>,
-    tool: &str,
-    args: Value,
-) -> CallToolResult {
-    let map = args.as_object().cloned().unwrap_or_default();
-    client
-        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
-        .await
-        .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"))
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn is_error(r: &CallToolResult) -> bool {
-    r.is_error == Some(true)
-}
-
-fn structured(r: &CallToolResult) -> Value {
-    r.structured_content.clone().unwrap_or(Value::Null)
 }
 
 #[tokio::test]

@@ -91,6 +91,8 @@ pub struct ResetReport {
     pub hard: bool,
     pub start: StartReport,
     pub up: UpReport,
+    /// Supabase projects: the `supabase/seed.sql` that ran after the migrations, if any.
+    pub seeded: Option<String>,
 }
 
 /// One project's dev cluster.
@@ -404,15 +406,20 @@ impl Dev {
         config.database_url = Some(start.url.clone());
         config.database_url_source = Some("the dev database (.pgkeel/dev)".into());
         config.dev_database = true;
-        let up = Migrator::new(config.clone())
-            .with_events(events)
-            .up(&UpOptions::default())
-            .await?;
+        let migrator = Migrator::new(config.clone()).with_events(events);
+        let up = migrator.up(&UpOptions::default()).await?;
+        // Supabase projects: supabase/seed.sql after the migrations, as `supabase db reset`.
+        let seeded = if up.failure.is_none() {
+            migrator.supabase_seed().await?.map(|s| s.path)
+        } else {
+            None
+        };
         Ok(ResetReport {
             url: start.url.clone(),
             hard,
             start,
             up,
+            seeded,
         })
     }
 }
