@@ -49,6 +49,10 @@ pub struct Config {
     pub supabase: Option<crate::supabase::SupabaseSettings>,
     /// TypeScript types from the live schema (`[types]`; see [`crate::typegen`]).
     pub types: TypesSettings,
+    /// pgkeel.toml as read: `(text, display name)`. Feature modules parse their own sections
+    /// (`[lint]`, `[validate]`, `[expect]`, `[backup]`, `[rollback]`) from it so their errors
+    /// carry toml's line and column.
+    pub file: Option<(String, String)>,
 }
 
 /// `[types]`: the generated TypeScript file.
@@ -95,6 +99,13 @@ struct FileConfig {
     supabase: Option<crate::supabase::project::SupabaseSection>,
     #[serde(default)]
     types: TypesSection,
+    // Sections whose settings belong to one feature module each: the module re-reads its
+    // section from `Config::file` (keeping toml's line numbers in its errors) and checks it.
+    lint: Option<toml::Value>,
+    validate: Option<toml::Value>,
+    expect: Option<toml::Value>,
+    backup: Option<toml::Value>,
+    rollback: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -358,6 +369,7 @@ impl Config {
             dev_database: false,
             supabase,
             types,
+            file: file.map(|(t, n)| (t.to_string(), n.to_string())),
         })
     }
 

@@ -21,6 +21,7 @@ pub mod source;
 pub mod statements;
 pub mod supabase;
 pub mod typegen;
+pub mod validate;
 pub mod types;
 pub mod version;
 
