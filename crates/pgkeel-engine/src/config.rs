@@ -101,11 +101,16 @@ struct FileConfig {
     types: TypesSection,
     // Sections whose settings belong to one feature module each: the module re-reads its
     // section from `Config::file` (keeping toml's line numbers in its errors) and checks it.
-    lint: Option<toml::Value>,
-    validate: Option<toml::Value>,
-    expect: Option<toml::Value>,
-    backup: Option<toml::Value>,
-    rollback: Option<toml::Value>,
+    #[serde(rename = "lint")]
+    _lint: Option<toml::Value>,
+    #[serde(rename = "validate")]
+    _validate: Option<toml::Value>,
+    #[serde(rename = "expect")]
+    _expect: Option<toml::Value>,
+    #[serde(rename = "backup")]
+    _backup: Option<toml::Value>,
+    #[serde(rename = "rollback")]
+    _rollback: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
