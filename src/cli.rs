@@ -73,6 +73,18 @@ pub enum Command {
         /// Apply pending migrations older than the newest applied one
         #[arg(long)]
         allow_out_of_order: bool,
+        /// Run even though lint reports this error-severity rule (repeat for several), e.g.
+        /// --accept-lint ban-drop-column
+        #[arg(long = "accept-lint", value_name = "RULE")]
+        accept_lint: Vec<String>,
+        /// After applying, fail (exit 3) when validation finds an error (expectations, checks);
+        /// the migrations stay applied
+        #[arg(long)]
+        validate: bool,
+        /// Allow automatic backups up to this size for this run (bytes, or e.g. 5GiB), instead
+        /// of [backup] max_backup_bytes
+        #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+        max_backup_bytes: Option<u64>,
     },
     /// Fix history after an intentional edit, a deleted file or a failed migration
     #[command(group(clap::ArgGroup::new("action").required(true).args(["accept_checksum", "forget", "resolve_failed"])))]
@@ -117,6 +129,13 @@ pub enum Command {
         /// Cancel the statement after this long, e.g. 30s
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         timeout: std::time::Duration,
+    },
+    /// Check the live schema: declared expectations ([expect]) and health checks; exit 3 when
+    /// a finding has severity error
+    Validate {
+        /// Only this check (repeat for several): a check id, or `expectations`
+        #[arg(long = "check", value_name = "ID")]
+        checks: Vec<String>,
     },
     /// Describe the live schema: tables (columns, keys), views, enums, types, functions
     Describe {
@@ -163,6 +182,37 @@ pub enum Command {
         #[arg(long, default_value_t = 8, value_name = "N")]
         pool_size: usize,
     },
+    /// Lint migrations with squawk's rules (no database needed): every discovered migration, or
+    /// the given .sql files. Exit 3 when an error-severity finding remains
+    Lint {
+        /// .sql files to lint (default: every migration of the project)
+        files: Vec<String>,
+    },
+    /// Undo applied migrations (down SQL + automatic backups, in one transaction): --plan shows
+    /// the plan and a confirmation token, --confirm TOKEN executes it
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["to", "last"])))]
+    Rollback {
+        /// Roll back every applied migration after VERSION (VERSION stays applied)
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Roll back the last N applied migrations
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// Show the plan and a confirmation token; change nothing
+        #[arg(long, conflicts_with = "confirm")]
+        plan: bool,
+        /// Execute the plan this token (from --plan) confirms
+        #[arg(long, value_name = "TOKEN")]
+        confirm: Option<String>,
+        /// Restore backups whose window has ended (still needs the token)
+        #[arg(long)]
+        force_expired: bool,
+    },
+    /// The automatic backups taken before destructive migrations: list them, prune them
+    Backups {
+        #[command(subcommand)]
+        action: BackupsAction,
+    },
     /// Show the audit log of applies, failures, repairs and baselines (newest first)
     Audit {
         /// How many entries
@@ -185,6 +235,33 @@ pub enum Command {
         #[command(subcommand)]
         action: DevAction,
     },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum BackupsAction {
+    /// Kept backups (newest first): id, version, table, rows, size, age, expiry
+    List {
+        /// Also pruned and restored backups
+        #[arg(long)]
+        all: bool,
+    },
+    /// Drop backup tables: the expired ones (default), every kept one (--all) or one (--id);
+    /// under the migration lock, audit-logged
+    Prune {
+        /// Every kept backup, expired or not
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// Only this backup
+        #[arg(long, value_name = "N")]
+        id: Option<i64>,
+        /// Show what would be pruned; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    pgkeel_engine::backup::settings::parse_size(s)
 }
 
 #[derive(Debug, Clone, Subcommand)]

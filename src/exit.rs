@@ -38,6 +38,7 @@ impl Exit {
             | Error::Config(_)
             | Error::UnknownVersion { .. } => Exit::Usage,
             Error::Blocked(_) | Error::Refused(_) | Error::HistoryTooNew { .. } => Exit::Refused,
+            Error::LintBlocked { .. } => Exit::Refused,
             Error::LockTimeout { .. } => Exit::LockTimeout,
             Error::MigrationFailed(_) => Exit::MigrationFailed,
         }

@@ -1,14 +1,18 @@
 //! The `pgkeel` command line: parse arguments, call the engine, print the result. No SQL and no
 //! migration logic live here (see crates/pgkeel-engine).
 
+mod backups;
 mod cli;
 mod dev;
 mod exit;
+mod lint;
 mod logging;
 mod output;
 mod progress;
+mod rollback;
 mod supabase;
 mod types;
+mod validate;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -49,9 +53,13 @@ fn command_name(c: &Command) -> &'static str {
         Command::Baseline { .. } => "baseline",
         Command::New { .. } => "new",
         Command::Audit { .. } => "audit",
+        Command::Backups { action } => backups::command_name(action),
+        Command::Rollback { .. } => "rollback",
+        Command::Lint { .. } => "lint",
         Command::Sql { .. } => "sql",
         Command::Serve { .. } => "serve",
         Command::Describe { .. } => "describe",
+        Command::Validate { .. } => "validate",
         Command::Types {
             action: cli::TypesAction::Generate { .. },
         } => "types generate",
@@ -100,6 +108,10 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
 
     if let Command::Dev { action } = cli.command {
         return dev::run(action, config, out, g.json).await;
+    }
+    // No database: lint reads files only, so it runs before the dev database is resolved.
+    if let Command::Lint { files } = &cli.command {
+        return lint::run(&config, &cwd, files, out, g.json);
     }
     // No database URL: use the project's dev database (started if needed), said on stderr.
     // `serve` keeps running without one, so its tools can report the problem.
@@ -174,8 +186,23 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
             Ok(report) => out.status(&report, check, all),
             Err(e) => out.engine_error(&e),
         },
-        Command::Up { to, dry_run, .. } => {
-            let result = migrator.up(&UpOptions { to, dry_run }).await;
+        Command::Up {
+            to,
+            dry_run,
+            accept_lint,
+            validate,
+            max_backup_bytes,
+            ..
+        } => {
+            let result = migrator
+                .up(&UpOptions {
+                    to,
+                    dry_run,
+                    accept_lint,
+                    validate,
+                    max_backup_bytes,
+                })
+                .await;
             reporter.finish();
             match result {
                 Ok(report) => out.up(&report),
@@ -249,6 +276,7 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
                 Err(e) => out.engine_error(&e),
             }
         }
+        Command::Validate { checks } => validate::run(&migrator, checks, out, g.json).await,
         Command::Describe { schemas, table } => {
             let filter = SchemaFilter {
                 schemas: (!schemas.is_empty()).then_some(schemas),
@@ -267,7 +295,24 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
         Command::Adopt {
             from: cli::AdoptFrom::Supabase,
         } => supabase::adopt(&migrator, out).await,
-        Command::Serve { .. } | Command::Dev { .. } => Exit::Ok.into(), // handled above
+        Command::Serve { .. } | Command::Dev { .. } | Command::Lint { .. } => Exit::Ok.into(), // handled above
+        Command::Rollback {
+            to,
+            last,
+            plan,
+            confirm,
+            force_expired,
+        } => {
+            let args = rollback::Args {
+                to,
+                last,
+                plan,
+                confirm,
+                force_expired,
+            };
+            rollback::run(&migrator, args, out, g.json).await
+        }
+        Command::Backups { action } => backups::run(&migrator, action, out).await,
         Command::Audit { limit } => match migrator.audit_log(i64::from(limit)).await {
             Ok(entries) => out.audit(&entries),
             Err(e) => out.engine_error(&e),

@@ -44,7 +44,7 @@ impl Out {
         self.command
     }
 
-    fn document(&self, ok: bool, body: Value) -> Value {
+    pub(crate) fn document(&self, ok: bool, body: Value) -> Value {
         let mut doc = json!({"pgkeel": 1, "command": self.command, "ok": ok});
         if let (Some(d), Value::Object(b)) = (doc.as_object_mut(), body) {
             d.extend(b);
@@ -52,7 +52,7 @@ impl Out {
         doc
     }
 
-    fn print_json(&self, doc: &Value) {
+    pub(crate) fn print_json(&self, doc: &Value) {
         match serde_json::to_string_pretty(doc) {
             Ok(s) => outln!("{s}"),
             Err(e) => eprintln!("error: cannot render JSON: {e}"),
@@ -79,6 +79,7 @@ impl Out {
             let mut error = json!({"code": e.code(), "message": e.to_string()});
             match e {
                 Error::Blocked(b) => error["blockers"] = json!(b),
+                Error::LintBlocked { findings } => error["lint"] = json!(findings),
                 Error::MigrationFailed(f) => error["failure"] = json!(f),
                 Error::LockTimeout { holder, .. } => error["holder"] = json!(holder),
                 _ => {}
@@ -125,6 +126,7 @@ impl Out {
                         "segments_done": e.segments_done,
                         "segments_total": e.segments_total,
                         "has_down": e.has_down,
+                        "down_checksum": e.down_checksum,
                         "applied_at": e.history.as_ref().filter(|h| h.status.is_applied()).and_then(|h| h.finished_at),
                         "last_attempt_at": e.history.as_ref().filter(|h| !h.status.is_applied()).and_then(|h| h.started_at),
                         "duration_ms": e.history.as_ref().and_then(|h| h.duration_ms),
@@ -161,7 +163,15 @@ impl Out {
         table
             .load_style(presets::NOTHING)
             .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(["VERSION", "NAME", "STATE", "APPLIED AT", "MS", "FILE"]);
+            .set_header([
+                "VERSION",
+                "NAME",
+                "STATE",
+                "APPLIED AT",
+                "MS",
+                "DOWN",
+                "FILE",
+            ]);
         let mut hidden = 0;
         for e in &r.plan.entries {
             if e.state == State::Applied {
@@ -188,6 +198,7 @@ impl Out {
                 h.and_then(|h| h.duration_ms)
                     .map(|d| d.to_string())
                     .unwrap_or_default(),
+                if e.has_down { "yes" } else { "-" }.to_string(),
                 e.path.clone(),
             ]);
         }
@@ -225,6 +236,8 @@ impl Out {
     pub fn up(&self, r: &UpReport) -> ExitCode {
         let code = if r.failure.is_some() {
             Exit::MigrationFailed
+        } else if r.validation.as_ref().is_some_and(|v| v.fails) {
+            Exit::Check
         } else {
             Exit::Ok
         };
@@ -237,7 +250,13 @@ impl Out {
                 "parse_warnings": r.parse_warnings,
                 "history_created": r.history_created,
                 "types_written": r.types_written,
+                "lint": r.lint,
             });
+            body["validation"] = json!(r.validation);
+            body["row_counts"] = json!(r.row_counts);
+            if code == Exit::Check {
+                body["error"] = json!({"code": "validation_failed", "message": "validation found errors after up; the migrations stay applied"});
+            }
             if let Some(d) = &r.dry_run_result {
                 body["dry_run_result"] = json!(d);
             }
@@ -245,11 +264,14 @@ impl Out {
                 body["error"] =
                     json!({"code": "migration_failed", "message": f.to_string(), "failure": f});
             }
-            self.print_json(&self.document(r.failure.is_none(), body));
+            self.print_json(&self.document(code == Exit::Ok, body));
             return code.into();
         }
         for w in r.warnings.iter().chain(&r.parse_warnings) {
             eprintln!("warning: {}: {}", w.path, w.message);
+        }
+        for f in &r.lint {
+            eprint!("{}", crate::lint::finding_lines(f));
         }
         if let Some(d) = &r.dry_run_result {
             for item in &d.items {
@@ -275,6 +297,9 @@ impl Out {
                         s.reason
                     );
                 }
+                for b in &item.backups {
+                    outln!("{}", crate::backups::planned_line(b));
+                }
             }
             match &r.failure {
                 Some(f) => eprintln!("error: {f}"),
@@ -289,6 +314,9 @@ impl Out {
         for a in &r.applied {
             for n in &a.notes {
                 eprintln!("note: {}: {n}", a.path);
+            }
+            for b in &a.backups {
+                outln!("{}", crate::backups::taken_line(&a.version, b));
             }
         }
         match &r.failure {
@@ -316,6 +344,7 @@ impl Out {
         if let Some(t) = &r.types_written {
             outln!("types written to {t}");
         }
+        crate::validate::print_up(r);
         code.into()
     }
 

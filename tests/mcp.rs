@@ -109,7 +109,9 @@ async fn stdio_whole_loop() {
             "execute_sql",
             "generate_types",
             "migration_status",
-            "plan_migration"
+            "plan_migration",
+            "rollback",
+            "validate_schema"
         ]
     );
     for t in &tools {
@@ -512,7 +514,7 @@ async fn http_transport_and_its_guards() {
         .serve(transport)
         .await
         .expect("initialize over HTTP");
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 8);
     let st = call(&client, "migration_status", json!({})).await;
     assert_eq!(structured(&st)["counts"]["pending"], 1);
     let applied = call(&client, "apply_migration", json!({"version": "001"})).await;

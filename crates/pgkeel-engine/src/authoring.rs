@@ -64,6 +64,13 @@ pub struct AuthoringPlan {
     pub dry_run: Option<DryRun>,
     /// The dry run's failure, if any (also inside `dry_run`).
     pub failure: Option<MigrationFailure>,
+    /// Lint findings of the pending migrations and this one (see [`crate::lint`]).
+    pub lint: Vec<crate::lint::LintFinding>,
+    /// Rule ids of the error findings that block `apply_new` unless accepted.
+    pub blocked_by_lint: Vec<String>,
+    /// The findings behind `blocked_by_lint`.
+    #[serde(skip)]
+    pub lint_blocking: Vec<crate::lint::LintFinding>,
 }
 
 /// What `apply_new` did.
@@ -104,10 +111,18 @@ impl Migrator {
             &conn,
             &history,
             Some(&v),
+            None,
             false,
             &mut report,
         )
         .await?;
+        let to_run: Vec<&Migration> = report
+            .planned
+            .iter()
+            .filter_map(|p| Version::parse(p))
+            .filter_map(|p| checked.discovered.find(&p))
+            .collect();
+        let (_, lint_blocking) = crate::lint::lint_blocking(to_run, &self.config.lint, &[]);
         let prepared = checked
             .migration
             .prepare()
@@ -140,13 +155,36 @@ impl Migrator {
             pending_before,
             failure: report.failure.clone(),
             dry_run: report.dry_run_result,
+            lint: report.lint,
+            blocked_by_lint: crate::lint::blocking_rules(&lint_blocking, &[]),
+            lint_blocking,
         })
     }
 
     /// Check, write and apply a new migration (and the pending ones before it), under the lock.
     pub async fn apply_new(&self, req: &NewMigration) -> Result<AuthoringApplied> {
+        self.apply_new_accepting(req, &[]).await
+    }
+
+    /// [`Migrator::apply_new`], with lint error findings of the rules in `accept_lint` accepted.
+    /// Unaccepted error findings stop it before the file is written.
+    pub async fn apply_new_accepting(
+        &self,
+        req: &NewMigration,
+        accept_lint: &[String],
+    ) -> Result<AuthoringApplied> {
+        crate::lint::check_accepted(accept_lint)?;
         // The dry run first: a migration that cannot work is never written.
         let plan = self.plan_new(req).await?;
+        let blocking: Vec<_> = plan
+            .lint_blocking
+            .iter()
+            .filter(|f| !crate::lint::is_accepted(f, accept_lint))
+            .cloned()
+            .collect();
+        if !blocking.is_empty() {
+            return Err(Error::LintBlocked { findings: blocking });
+        }
         if let Some(mut f) = plan.failure {
             f.outcome = "the dry run failed, so nothing was written and nothing changed".into();
             return Err(Error::MigrationFailed(Box::new(f)));
@@ -181,7 +219,15 @@ impl Migrator {
             };
             let mut report = UpReport::default();
             let run = self
-                .run_up(&discovered, &conn, &history, Some(&m.version), true, &mut report)
+                .run_up(
+                    &discovered,
+                    &conn,
+                    &history,
+                    Some(&m.version),
+                    Some(accept_lint),
+                    true,
+                    &mut report,
+                )
                 .await;
             if let Err(e) = run {
                 if written {

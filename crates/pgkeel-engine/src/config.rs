@@ -49,10 +49,18 @@ pub struct Config {
     pub supabase: Option<crate::supabase::SupabaseSettings>,
     /// TypeScript types from the live schema (`[types]`; see [`crate::typegen`]).
     pub types: TypesSettings,
+    /// `[validate]` and `[expect]` (see [`crate::validate::settings`]).
+    pub validate: crate::validate::settings::ValidateSettings,
+    /// `[lint]`: migration lint (see [`crate::lint::settings`]).
+    pub lint: crate::lint::LintSettings,
     /// pgkeel.toml as read: `(text, display name)`. Feature modules parse their own sections
     /// (`[lint]`, `[validate]`, `[expect]`, `[backup]`, `[rollback]`) from it so their errors
     /// carry toml's line and column.
     pub file: Option<(String, String)>,
+    /// How long a rollback confirmation token stays valid (`[rollback] token_ttl`, default 15m).
+    pub rollback_token_ttl: Duration,
+    /// `[backup]`: automatic backups before destructive migrations (see [`crate::backup`]).
+    pub backup: crate::backup::BackupSettings,
 }
 
 /// `[types]`: the generated TypeScript file.
@@ -356,6 +364,7 @@ impl Config {
         .map_err(Error::Config)?;
 
         let types = resolve_types(&fc.types, supabase.as_ref())?;
+        let validate = crate::validate::settings::resolve(file, &root, env, supabase.as_ref())?;
 
         Ok(Config {
             root,
@@ -374,6 +383,10 @@ impl Config {
             dev_database: false,
             supabase,
             types,
+            validate,
+            lint: crate::lint::LintSettings::resolve(file, lock_timeout, statement_timeout)?,
+            rollback_token_ttl: crate::rollback::token::ttl_from_file(file)?,
+            backup: crate::backup::settings::resolve(file)?,
             file: file.map(|(t, n)| (t.to_string(), n.to_string())),
         })
     }

@@ -73,6 +73,12 @@ pub enum Error {
     #[error("{}", blocked_message(.0))]
     Blocked(Vec<Blocker>),
 
+    /// Lint found error-severity problems in migrations about to run (see [`crate::lint`]).
+    #[error("{}", crate::lint::blocked_message(.findings))]
+    LintBlocked {
+        findings: Vec<crate::lint::LintFinding>,
+    },
+
     #[error("{0}")]
     MigrationFailed(Box<MigrationFailure>),
 
@@ -236,6 +242,7 @@ impl Error {
             Error::Db { .. } => "database",
             Error::LockTimeout { .. } => "lock_timeout",
             Error::Blocked(_) => "blocked",
+            Error::LintBlocked { .. } => "lint_blocked",
             Error::MigrationFailed(_) => "migration_failed",
             Error::UnknownVersion { .. } => "unknown_version",
             Error::Refused(_) => "refused",

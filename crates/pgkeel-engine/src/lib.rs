@@ -6,6 +6,7 @@
 //! [`migrator`], which ties them together into the operations both faces call.
 
 pub mod authoring;
+pub mod backup;
 pub mod checksum;
 pub mod config;
 pub mod db;
@@ -14,15 +15,18 @@ pub mod discovery;
 pub mod error;
 pub mod events;
 pub mod history;
+pub mod lint;
 pub mod migration;
 pub mod migrator;
 pub mod plan;
+pub mod rollback;
 pub mod source;
 pub mod statements;
 pub mod supabase;
+pub mod touch;
 pub mod typegen;
-pub mod validate;
 pub mod types;
+pub mod validate;
 pub mod version;
 
 pub use config::{Config, Overrides};

@@ -68,6 +68,12 @@ pub struct UpOptions {
     pub to: Option<String>,
     /// Run in a transaction that is rolled back; change nothing.
     pub dry_run: bool,
+    /// Lint rule ids whose error findings do not block this run (`--accept-lint`).
+    pub accept_lint: Vec<String>,
+    /// Fail (exit 3) when validation after the run finds an error (`up --validate`).
+    pub validate: bool,
+    /// Overrides `[backup] max_backup_bytes` for this run (`--max-backup-bytes`).
+    pub max_backup_bytes: Option<u64>,
 }
 
 /// What `up` did.
@@ -87,6 +93,15 @@ pub struct UpReport {
     pub history_created: bool,
     /// The `[types] out` file, when `up` regenerated it and its content changed.
     pub types_written: Option<String>,
+    /// Lint findings of the migrations that were to run (accepted errors and warnings).
+    pub lint: Vec<crate::lint::LintFinding>,
+    /// Expectations and checks after a run that applied migrations (see [`crate::validate`]).
+    pub validation: Option<crate::validate::ValidateReport>,
+    /// Rows in the tables the run touched, before and after.
+    pub row_counts: Vec<crate::db::rowcount::RowCount>,
+    /// The `--max-backup-bytes` override in force (an input of the run, shown with the report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_backup_bytes: Option<u64>,
 }
 
 /// A repair of history.
@@ -238,6 +253,7 @@ impl Migrator {
 
     /// Apply pending migrations (or dry-run them).
     pub async fn up(&self, opts: &UpOptions) -> Result<UpReport> {
+        crate::lint::check_accepted(&opts.accept_lint)?;
         let discovered = self.discover()?;
         let to = match &opts.to {
             Some(t) => {
@@ -257,6 +273,7 @@ impl Migrator {
         let mut report = UpReport {
             dry_run: opts.dry_run,
             warnings: discovered.warnings.clone(),
+            max_backup_bytes: opts.max_backup_bytes,
             ..UpReport::default()
         };
 
@@ -281,6 +298,7 @@ impl Migrator {
                 &conn,
                 &history,
                 to.as_ref(),
+                Some(&opts.accept_lint),
                 lock.is_some(),
                 &mut report,
             )
@@ -302,15 +320,23 @@ impl Migrator {
                 }),
             }
         }
+        if !opts.dry_run && report.failure.is_none() && !report.applied.is_empty() {
+            report.validation = self
+                .validate_after_up(opts.validate, &mut report.warnings)
+                .await;
+        }
         Ok(report)
     }
 
+    // `accept_lint`: `None` for a plan (lint reports only), `Some` for a run (see crate::lint).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn run_up(
         &self,
         discovered: &Discovered,
         conn: &Connection,
         history: &HistoryTables,
         to: Option<&Version>,
+        accept_lint: Option<&[String]>,
         locked: bool,
         report: &mut UpReport,
     ) -> Result<()> {
@@ -375,6 +401,10 @@ impl Migrator {
                 .map_or_else(|| m.version.to_string(), |h| h.version.clone());
             prepared.push((m, p, history_version, resume));
         }
+        // Lint pre-flight: unaccepted error findings stop the run here, before anything runs
+        // (`accept_lint: None`, for a plan, only reports).
+        let lint = prepared.iter().map(|(m, ..)| *m);
+        report.lint = crate::lint::preflight(lint, &self.config.lint, accept_lint)?;
         report.planned = prepared
             .iter()
             .map(|(m, ..)| m.version.to_string())
@@ -386,6 +416,7 @@ impl Migrator {
                 prepared: p,
                 history_version: hv,
                 resume_from: *resume,
+                backup_targets: crate::backup::plan::job_targets(&self.config.backup, p, *resume),
             })
             .collect();
 
@@ -394,13 +425,22 @@ impl Migrator {
             history,
             self.config.lock_timeout,
             self.config.statement_timeout,
-        );
+        )
+        .with_backups(&self.config.backup);
+        self.check_backup_sizes(&executor, &jobs, report.max_backup_bytes)
+            .await?;
         if !locked {
             let dry = executor.dry_run(&jobs).await?;
             report.failure = dry.failure.clone();
             report.dry_run_result = Some(dry);
             return Ok(());
         }
+        let row_counter = db::rowcount::RowCounter::before(
+            &conn.client,
+            prepared.iter().map(|(_, p, ..)| p),
+            self.config.lock_timeout,
+        )
+        .await;
         self.events.event(Event::Planned { total: jobs.len() });
         for (index, job) in jobs.iter().enumerate() {
             self.events.event(Event::MigrationStarted {
@@ -436,6 +476,7 @@ impl Migrator {
                 Err(e) => return Err(e),
             }
         }
+        report.row_counts = row_counter.after(&conn.client, &mut report.warnings).await;
         Ok(())
     }
 

@@ -72,6 +72,8 @@ pub struct PlanEntry {
     pub segments_done: Option<i32>,
     pub segments_total: Option<i32>,
     pub has_down: bool,
+    /// Checksum of the down SQL (section or sibling file), when there is one.
+    pub down_checksum: Option<String>,
     #[serde(skip)]
     pub sort: Option<Version>,
     /// The history row, when there is one.
@@ -184,6 +186,7 @@ pub fn build(files: &[Migration], history: &[HistoryRow], live: &Liveness) -> Pl
             segments_done: row.map(|r| r.segments_done),
             segments_total: row.map(|r| r.segments_total),
             has_down: m.down.is_some(),
+            down_checksum: m.down.as_ref().map(|d| d.checksum.clone()),
             sort: Some(m.version.clone()),
             history: row.cloned(),
         });
@@ -202,6 +205,7 @@ pub fn build(files: &[Migration], history: &[HistoryRow], live: &Liveness) -> Pl
             segments_done: Some(r.segments_done),
             segments_total: Some(r.segments_total),
             has_down: false,
+            down_checksum: None,
             sort: v.clone(),
             history: Some((*r).clone()),
         });

@@ -37,6 +37,7 @@ pub fn error(e: &Error) -> CallToolResult {
     let mut detail = json!({"code": e.code(), "message": e.to_string(), "next": next});
     match e {
         Error::Blocked(b) => detail["blockers"] = json!(b),
+        Error::LintBlocked { findings } => detail["lint"] = json!(findings),
         Error::MigrationFailed(f) => detail["failure"] = json!(f),
         Error::LockTimeout { holder, .. } => detail["holder"] = json!(holder),
         _ => {}
@@ -50,6 +51,7 @@ fn next_step(e: &Error) -> &'static str {
     match e {
         Error::Blocked(_) => "call migration_status to see each blocker and its fix; repairs (pgkeel repair …) are run by a person with the pgkeel CLI",
         Error::MigrationFailed(_) => "fix the SQL at the reported line, then call plan_migration again before apply_migration",
+        Error::LintBlocked { .. } => "fix the SQL (plan_migration shows the findings), or call apply_migration again with accept_lint: [the rule ids] if the risk is acceptable, or add a `-- squawk-ignore RULE` comment before the statement",
         Error::LockTimeout { .. } => "another applier is running migrations; call migration_status, then retry",
         Error::Connect { .. } => "the server cannot reach the database; check the database URL pgkeel was started with",
         Error::Refused(_) => "follow the message; call migration_status or describe_schema to check the current state",

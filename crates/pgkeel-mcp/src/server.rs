@@ -17,7 +17,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use crate::render;
 
 /// Tools that change the database or the project's files; absent in read-only mode.
-pub const WRITING_TOOLS: &[&str] = &["apply_migration"];
+pub const WRITING_TOOLS: &[&str] = &["apply_migration", "rollback"];
 
 /// schemars marks Rust integer types with formats such as `uint64` that JSON Schema does not
 /// define; validators in clients (e.g. ajv in the TypeScript SDK) warn about each one on every
@@ -90,9 +90,11 @@ impl PgkeelServer {
         let mut tool_router = Self::migration_status_router()
             + Self::plan_migration_router()
             + Self::apply_migration_router()
+            + Self::rollback_router()
             + Self::execute_sql_router()
             + Self::describe_schema_router()
-            + Self::generate_types_router();
+            + Self::generate_types_router()
+            + Self::validate_schema_router();
         if shared.options.read_only {
             for name in WRITING_TOOLS {
                 tool_router.remove_route(name);

@@ -14,7 +14,9 @@ use serde::Serialize;
 use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::Client;
 
+use super::backup::{BackupTaken, Catalog, SizeEstimate};
 use super::history::{HistoryTables, RunningRow};
+use crate::backup::{BackupSettings, BackupTarget};
 use crate::error::{Error, MigrationFailure, Result};
 use crate::events::{Event, Events};
 use crate::migration::{Migration, Prepared};
@@ -33,6 +35,8 @@ pub struct Applied {
     /// Segments skipped because an earlier run completed them.
     pub resumed_from: usize,
     pub notes: Vec<String>,
+    /// Backups taken before the migration's statements (see [`crate::db::backup`]).
+    pub backups: Vec<BackupTaken>,
 }
 
 /// A migration to run, with where to start.
@@ -43,6 +47,9 @@ pub struct Job<'a> {
     pub history_version: &'a str,
     /// Segments already completed by an earlier run.
     pub resume_from: usize,
+    /// What to back up before the migration runs (planned by [`crate::backup::plan`]; empty
+    /// when resuming or when backups are off).
+    pub backup_targets: Vec<BackupTarget>,
 }
 
 /// Runs migrations on one connection.
@@ -50,6 +57,8 @@ pub struct Executor<'a> {
     client: &'a Client,
     history: &'a HistoryTables,
     session_setup: String,
+    /// The backup catalog and window, when backups are on.
+    backup: Option<(Catalog, Duration)>,
 }
 
 use super::{first_error, QueryResult};
@@ -71,6 +80,46 @@ impl<'a> Executor<'a> {
             client,
             history,
             session_setup,
+            backup: None,
+        }
+    }
+
+    /// Take automatic backups before destructive migrations (when `settings.enabled`).
+    pub fn with_backups(mut self, settings: &BackupSettings) -> Executor<'a> {
+        self.backup = settings
+            .enabled
+            .then(|| (Catalog::new(&settings.schema), settings.window));
+        self
+    }
+
+    /// The backup query of a job (catalog DDL, the `DO` block, the list of what it took), one
+    /// simple-query string to send inside the migration's transaction; `None` when there is
+    /// nothing to back up.
+    fn backup_sql(&self, job: &Job<'_>) -> Option<String> {
+        let (catalog, window) = self.backup.as_ref()?;
+        if job.backup_targets.is_empty() || job.resume_from > 0 {
+            return None;
+        }
+        Some(format!(
+            "{};\n{};\n{}",
+            catalog.ensure_sql(),
+            catalog.take_sql(
+                job.history_version,
+                &job.migration.checksum,
+                &job.backup_targets,
+                *window
+            ),
+            catalog.taken_sql(job.history_version)
+        ))
+    }
+
+    /// The estimated size of a job's backups now (empty when backups are off).
+    pub async fn estimate_backups(&self, job: &Job<'_>) -> Result<Vec<SizeEstimate>> {
+        match &self.backup {
+            Some((catalog, _)) if !job.backup_targets.is_empty() => {
+                catalog.estimate(self.client, &job.backup_targets).await
+            }
+            _ => Ok(Vec::new()),
         }
     }
 
@@ -101,6 +150,12 @@ impl<'a> Executor<'a> {
                 .collect(),
         );
 
+        // Backups go right after BEGIN in the first segment's transaction, so they commit or roll
+        // back with it. A first segment that cannot run in a transaction gets its backups in a
+        // transaction of their own just before it (they then outlive a failed migration).
+        let mut backup = self.backup_sql(job);
+        let mut backups = Vec::new();
+
         for seg_no in job.resume_from..total {
             let seg = &p.segments[seg_no];
             let last = seg_no + 1 == total;
@@ -111,8 +166,14 @@ impl<'a> Executor<'a> {
             };
             if seg.transactional {
                 let mut queries = prefix.take().unwrap_or_default();
-                let offset = queries.len();
+                let marker_len = queries.len();
                 queries.push("BEGIN".to_string());
+                let backup_at = backup.take().map(|sql| {
+                    queries.push(sql);
+                    queries.len() - 1
+                });
+                // Statement k of the segment is at `offset + k + 1` (after BEGIN).
+                let offset = queries.len() - 1;
                 queries.extend(
                     p.statements[seg.statements.clone()]
                         .iter()
@@ -123,7 +184,7 @@ impl<'a> Executor<'a> {
                 let mut results = self.pipeline(&queries).await;
                 // The `running` marker is advisory (the history row is upserted inside the
                 // segment's own transaction), so its failure does not fail the migration.
-                for r in results.drain(..offset) {
+                for r in results.drain(..marker_len) {
                     if let Err(e) = r {
                         tracing::warn!(
                             "could not mark {} as running: {}",
@@ -132,15 +193,20 @@ impl<'a> Executor<'a> {
                         );
                     }
                 }
-                if let Some((i, e)) = first_error(&results).map(|(i, e)| (i + offset, e)) {
+                if let Some((i, e)) = first_error(&results).map(|(i, e)| (i + marker_len, e)) {
                     let stmt = (i > offset && i <= offset + seg.statements.len())
                         .then(|| seg.statements.start + i - offset - 1);
-                    let where_ = if stmt.is_none() {
-                        "while committing"
-                    } else {
+                    let where_ = if stmt.is_some() {
                         ""
+                    } else if Some(i) == backup_at {
+                        "while taking the automatic backups; set [backup] enabled = false to skip them"
+                    } else {
+                        "while committing"
                     };
                     return Err(self.fail(job, seg_no, stmt, e, where_, events).await);
+                }
+                if let Some(Ok(msgs)) = backup_at.and_then(|b| results.get(b - marker_len)) {
+                    backups = Catalog::parse_taken(msgs);
                 }
             } else {
                 for r in self.pipeline(&prefix.take().unwrap_or_default()).await {
@@ -150,6 +216,17 @@ impl<'a> Executor<'a> {
                             m.version,
                             super::describe_pg_error(&e)
                         );
+                    }
+                }
+                if let Some(sql) = backup.take() {
+                    let sql = format!("BEGIN;\n{sql};\nCOMMIT;");
+                    match self.client.simple_query(&sql).await {
+                        Ok(msgs) => backups = Catalog::parse_taken(&msgs),
+                        Err(e) => {
+                            let _ = self.client.batch_execute("ROLLBACK").await;
+                            let where_ = "while taking the automatic backups, before the migration's first statement; set [backup] enabled = false to skip them";
+                            return Err(self.fail(job, seg_no, None, &e, where_, events).await);
+                        }
                     }
                 }
                 let idx = seg.statements.start;
@@ -202,6 +279,7 @@ impl<'a> Executor<'a> {
             segments: total,
             resumed_from: job.resume_from,
             notes: p.notes.clone(),
+            backups,
         })
     }
 
@@ -318,6 +396,8 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
+            // Sized inside the dry run's transaction: tables made by earlier migrations count.
+            let backups = self.estimate_backups(job).await?;
             let results = self.pipeline(&queries).await;
             let mut item = DryRunItem {
                 version: job.migration.version.to_string(),
@@ -326,6 +406,7 @@ impl<'a> Executor<'a> {
                 rehearsed_without_concurrently: rehearsed,
                 skipped,
                 notes: p.notes.clone(),
+                backups,
             };
             if let Some((i, e)) = first_error(&results) {
                 item.statements_run = i;
@@ -369,6 +450,8 @@ pub struct DryRunItem {
     /// Non-transactional statements that have no in-transaction form, listed rather than run.
     pub skipped: Vec<SkippedStatement>,
     pub notes: Vec<String>,
+    /// What `up` would back up first (sizes estimated now; a dry run keeps no backup).
+    pub backups: Vec<SizeEstimate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

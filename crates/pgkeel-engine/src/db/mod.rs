@@ -4,11 +4,15 @@
 //! live schema as a model: tables, views, types, functions).
 
 pub mod apply;
+pub mod backup;
+pub mod checks;
 pub mod history;
 pub mod introspect;
 pub mod lock;
 pub mod pool;
 pub mod query;
+pub mod rollback;
+pub mod rowcount;
 pub mod scratch;
 pub mod tls;
 

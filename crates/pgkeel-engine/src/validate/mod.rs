@@ -5,6 +5,12 @@
 //! lives beside them. Each health check is one file under [`crate::db::checks`] (a check is a
 //! catalog query plus the reading of its rows).
 
+pub mod expectations;
+mod run;
+pub mod settings;
+
+pub use run::{SeverityCounts, ValidateOptions, ValidateReport};
+
 use serde::Serialize;
 
 /// How much a finding matters. `Error` fails `pgkeel validate` and `up --validate`.

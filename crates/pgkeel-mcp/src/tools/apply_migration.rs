@@ -25,6 +25,10 @@ pub struct ApplyParams {
     /// With name and sql: the version to give the new file (default: the next one). Alone: apply
     /// the pending migration files up to and including this version.
     pub version: Option<String>,
+    /// Lint rule ids (from plan_migration's `blocked_by_lint`) whose error findings are accepted
+    /// for this call; any other error finding makes the call refuse before anything is written.
+    #[serde(default)]
+    pub accept_lint: Vec<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -47,7 +51,9 @@ impl PgkeelServer {
     /// Apply a new migration: {name, sql} checks it as plan_migration does, writes it into the
     /// project's migration folder with its version, and applies it (after any pending ones) in
     /// one transaction with its history row. If it fails, nothing is kept. {version} alone
-    /// applies the pending migration files up to that version. Sends progress notifications.
+    /// applies the pending migration files up to that version. Lint error findings (see
+    /// plan_migration) refuse the call unless their rule ids are in `accept_lint`. Sends
+    /// progress notifications.
     #[tool(
         name = "apply_migration",
         output_schema = schema_for_output::<ApplyOutput>(),
@@ -62,7 +68,7 @@ impl PgkeelServer {
         match (p.name, p.sql, p.version) {
             (Some(name), Some(sql), version) => {
                 let req = NewMigration { name, sql, version };
-                match migrator.apply_new(&req).await {
+                match migrator.apply_new_accepting(&req, &p.accept_lint).await {
                     Ok(a) => {
                         let mut applied = a.applied_before.clone();
                         if a.duration_ms.is_some() {
@@ -116,6 +122,8 @@ impl PgkeelServer {
                 let opts = UpOptions {
                     to: Some(version.clone()),
                     dry_run: false,
+                    accept_lint: p.accept_lint.clone(),
+                    ..UpOptions::default()
                 };
                 match migrator.up(&opts).await {
                     Ok(report) => {

@@ -8,3 +8,5 @@ pub mod execute_sql;
 pub mod generate_types;
 pub mod migration_status;
 pub mod plan_migration;
+pub mod rollback;
+pub mod validate_schema;

@@ -41,6 +41,12 @@ pub struct PlanOutput {
     pub dry_run_ok: bool,
     /// The dry run's failure: file, line, column, statement, SQLSTATE, message, hint.
     pub failure: Option<serde_json::Value>,
+    /// Lint findings (squawk) of the pending migrations and this one: rule, severity, path,
+    /// line, column, end_line, end_column, message, help, part (up/down).
+    pub lint: Vec<serde_json::Value>,
+    /// Rule ids of error findings that make apply_migration refuse unless passed in its
+    /// `accept_lint`.
+    pub blocked_by_lint: Vec<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -110,15 +116,43 @@ impl PlanOutput {
                 .failure
                 .as_ref()
                 .and_then(|f| serde_json::to_value(f).ok()),
+            lint: p
+                .lint
+                .iter()
+                .filter_map(|f| serde_json::to_value(f).ok())
+                .collect(),
+            blocked_by_lint: p.blocked_by_lint.clone(),
         }
     }
+}
+
+/// The lint findings in one line each, for the summary text.
+fn lint_summary(p: &AuthoringPlan) -> String {
+    let mut s = String::new();
+    for f in &p.lint {
+        s.push_str(&format!("\nLint {f}"));
+        if let Some(h) = &f.help {
+            s.push_str(&format!(" Help: {h}"));
+        }
+    }
+    if !p.blocked_by_lint.is_empty() {
+        s.push_str(&format!(
+            "\napply_migration will refuse because of: {}.",
+            p.blocked_by_lint.join(", ")
+        ));
+    }
+    if !s.is_empty() {
+        s.push('\n');
+    }
+    s
 }
 
 #[tool_router(router = plan_migration_router, vis = "pub(crate)")]
 impl PgkeelServer {
     /// Check a new migration without changing anything: the version and file path it would get,
     /// its statements (and which run outside a transaction), and a dry run of the pending
-    /// migrations plus this one in a transaction that is rolled back.
+    /// migrations plus this one in a transaction that is rolled back; lint findings (squawk),
+    /// with `blocked_by_lint` naming the error rules apply_migration refuses unless accepted.
     #[tool(
         name = "plan_migration",
         output_schema = schema_for_output::<PlanOutput>(),
@@ -143,14 +177,23 @@ impl PgkeelServer {
         } else {
             format!(" after {} pending migration(s)", plan.pending_before.len())
         };
+        let lint = lint_summary(&plan);
         Ok(match &plan.failure {
             None => render::ok(
                 format!(
-                    "{} as version {}: {} statement(s) in {} segment(s); dry run{before} succeeded and was rolled back. Next: apply_migration with the same name and sql.",
+                    "{} as version {}: {} statement(s) in {} segment(s); dry run{before} succeeded and was rolled back.{lint} Next: apply_migration with the same name and sql{}.",
                     plan.path,
                     plan.version,
                     plan.statements.len(),
-                    plan.segments
+                    plan.segments,
+                    if plan.blocked_by_lint.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (fix the SQL, or pass accept_lint: {:?} if the risk is acceptable)",
+                            plan.blocked_by_lint
+                        )
+                    }
                 ),
                 &out,
             ),

@@ -1,0 +1,201 @@
+//! Exact row counts of the tables a run of `up` touches, before and after (the row-count
+//! report). Two queries per count: which of the names exist (`to_regclass`), then one
+//! `SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b), …` for those that do.
+
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use crate::db::ident;
+use crate::error::{Error, Result};
+use crate::touch::{self, Effect, Touch};
+
+/// One table's rows before and after `up`; `None`: the table did not exist then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowCount {
+    /// As the migration names it: `schema.name`, or `name` (found through `search_path`).
+    pub table: String,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+}
+
+/// A table the statements touch: `(label, schema, name)`.
+type Target = (String, Option<String>, String);
+
+/// The tables `sql` (the statements of the migrations to run) creates, fills, changes or drops,
+/// in the order first named; renamed tables under both names. Types, views and schemas are
+/// left out.
+pub fn targets<'a>(sql: impl IntoIterator<Item = &'a str>) -> Vec<Target> {
+    let mut out: Vec<Target> = Vec::new();
+    let mut add = |schema: &Option<String>, name: &str| {
+        let label = match schema {
+            Some(s) => format!("{s}.{name}"),
+            None => name.to_string(),
+        };
+        if !out.iter().any(|(l, ..)| *l == label) {
+            out.push((label, schema.clone(), name.to_string()));
+        }
+    };
+    for s in sql {
+        for Touch {
+            schema,
+            name,
+            effect,
+        } in touch::touched(s)
+        {
+            match effect {
+                Effect::DropType
+                | Effect::DropView
+                | Effect::DropMaterializedView
+                | Effect::DropSchema => {}
+                Effect::RenameTable(new) => {
+                    add(&schema, &name);
+                    add(&schema, &new);
+                }
+                _ => add(&schema, &name),
+            }
+        }
+    }
+    out
+}
+
+/// How long the report may wait for a table lock (unless `[apply] lock_timeout` is shorter), and
+/// run, before it gives up with a warning: the report must never hold up `up` behind another
+/// session's lock or a full scan of a huge table.
+const COUNT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+const COUNT_STATEMENT_TIMEOUT: &str = "30s";
+
+/// Exact counts for `targets` (`None` where the table does not exist now), in a READ ONLY
+/// transaction with short lock and statement timeouts that is always rolled back.
+/// `lock_timeout`: the migrations' own (`[apply] lock_timeout`; zero = none), capped at
+/// [`COUNT_LOCK_TIMEOUT`].
+pub async fn count(
+    client: &Client,
+    targets: &[Target],
+    lock_timeout: std::time::Duration,
+) -> Result<Vec<Option<i64>>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock_ms = if lock_timeout.is_zero() {
+        COUNT_LOCK_TIMEOUT
+    } else {
+        lock_timeout.min(COUNT_LOCK_TIMEOUT)
+    }
+    .as_millis()
+    .max(1);
+    client
+        .batch_execute(&format!(
+            "BEGIN READ ONLY; SET LOCAL lock_timeout = '{lock_ms}ms'; \
+             SET LOCAL statement_timeout = '{COUNT_STATEMENT_TIMEOUT}'"
+        ))
+        .await
+        .map_err(|e| Error::db("starting the row-count transaction", e))?;
+    let counted = count_in_transaction(client, targets).await;
+    let ended = client
+        .batch_execute("ROLLBACK")
+        .await
+        .map_err(|e| Error::db("ending the row-count transaction", e));
+    let counted = counted?;
+    ended?;
+    Ok(counted)
+}
+
+async fn count_in_transaction(client: &Client, targets: &[Target]) -> Result<Vec<Option<i64>>> {
+    let names: Vec<String> = targets
+        .iter()
+        .map(|(_, schema, name)| match schema {
+            Some(s) => format!("{}.{}", ident(s), ident(name)),
+            None => ident(name),
+        })
+        .collect();
+    // Only tables (and partitioned, foreign tables, materialized views): a name that is a view
+    // or a sequence now is left out.
+    let rows = client
+        .query(
+            "SELECT c.oid::regclass::text
+               FROM unnest($1::text[]) WITH ORDINALITY AS n(name, i)
+               LEFT JOIN pg_class c ON c.oid = to_regclass(n.name)
+                 AND c.relkind IN ('r', 'p', 'f', 'm')
+              ORDER BY n.i",
+            &[&names],
+        )
+        .await
+        .map_err(|e| Error::db("looking up the tables for the row-count report", e))?;
+    let existing: Vec<Option<String>> = rows.iter().map(|r| r.get(0)).collect();
+    let selects: Vec<String> = existing
+        .iter()
+        .flatten()
+        .map(|regclass| format!("(SELECT count(*) FROM {regclass})"))
+        .collect();
+    if selects.is_empty() {
+        return Ok(vec![None; targets.len()]);
+    }
+    let row = client
+        .query_one(&format!("SELECT {}", selects.join(", ")), &[])
+        .await
+        .map_err(|e| Error::db("counting rows for the row-count report", e))?;
+    let mut counts = (0..row.len()).map(|i| row.get::<_, i64>(i));
+    Ok(existing
+        .iter()
+        .map(|e| e.as_ref().and_then(|_| counts.next()))
+        .collect())
+}
+
+/// The pre-flight half of the row-count report, kept until the post-flight.
+pub(crate) struct RowCounter {
+    targets: Vec<Target>,
+    lock_timeout: std::time::Duration,
+    before: std::result::Result<Vec<Option<i64>>, String>,
+}
+
+impl RowCounter {
+    /// Count the rows of the tables the prepared migrations touch, before the first one runs.
+    pub(crate) async fn before<'a>(
+        client: &Client,
+        prepared: impl Iterator<Item = &'a crate::migration::Prepared>,
+        lock_timeout: std::time::Duration,
+    ) -> RowCounter {
+        let targets = targets(prepared.flat_map(|p| p.statements.iter().map(|s| s.sql.as_str())));
+        let before = count(client, &targets, lock_timeout)
+            .await
+            .map_err(|e| e.to_string());
+        RowCounter {
+            targets,
+            lock_timeout,
+            before,
+        }
+    }
+
+    /// Count again after the run; a failed count becomes a warning (the run's outcome stands).
+    pub(crate) async fn after(
+        self,
+        client: &Client,
+        warnings: &mut Vec<crate::discovery::Warning>,
+    ) -> Vec<RowCount> {
+        if self.targets.is_empty() {
+            return Vec::new();
+        }
+        let after = count(client, &self.targets, self.lock_timeout)
+            .await
+            .map_err(|e| e.to_string());
+        match (self.before, after) {
+            (Ok(before), Ok(after)) => self
+                .targets
+                .into_iter()
+                .zip(before.into_iter().zip(after))
+                .map(|((table, ..), (before, after))| RowCount {
+                    table,
+                    before,
+                    after,
+                })
+                .collect(),
+            (Err(e), _) | (_, Err(e)) => {
+                warnings.push(crate::discovery::Warning {
+                    path: String::new(),
+                    message: format!("row-count report skipped: {e}"),
+                });
+                Vec::new()
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Lint in the MCP tools, through rmcp's client over stdio on a real database: plan_migration
+//! shows the findings, apply_migration refuses unaccepted error findings without writing a file
+//! or a history row, and applies with `accept_lint`.
+
+mod mcp_support;
+use mcp_support::{call, is_error, structured, text};
+use std::process::Stdio;
+
+use pgkeel_testkit::{Project, TestDb};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pgkeel");
+
+#[derive(Clone, Default)]
+struct Client;
+
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("pgkeel-test", "0.1.0"),
+        )
+    }
+}
+
+async fn stdio(p: &Project, db: &TestDb) -> RunningService<RoleClient, Client> {
+    let root = p.root().to_path_buf();
+    let url = db.url.clone();
+    let cmd = tokio::process::Command::new(BIN).configure(move |c| {
+        c.current_dir(&root)
+            .args(["--database-url", &url, "--log-file", "off", "serve"])
+            .env_remove("DATABASE_URL")
+            .env_remove("PGKEEL_STATEMENT_TIMEOUT")
+            .env_remove("PGKEEL_LOCK_TIMEOUT");
+    });
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn pgkeel serve");
+    Client.serve(transport).await.expect("initialize")
+}
+
+async fn history_rows(db: &TestDb) -> i64 {
+    db.client()
+        .await
+        .query_one(
+            "SELECT CASE WHEN to_regclass('pgkeel.migrations') IS NULL THEN 0 ELSE (SELECT count(*) FROM pgkeel.migrations WHERE version = '002') END",
+            &[],
+        )
+        .await
+        .expect("history")
+        .get(0)
+}
+
+const RISKY: &str =
+    "ALTER TABLE customers DROP COLUMN legacy;\nALTER TABLE customers ADD COLUMN score int;\n";
+
+#[tokio::test]
+async fn plan_shows_lint_and_apply_is_blocked_until_accepted() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("pgkeel.toml", "[apply]\nstatement_timeout = \"1min\"\n");
+    p.write(
+        "migrations/001_customers.sql",
+        "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, legacy text);\n",
+    );
+    let client = stdio(&p, &db).await;
+    let r = call(&client, "apply_migration", json!({"version": "001"})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+
+    // plan_migration: the findings with exact positions, and what would block.
+    let plan = call(
+        &client,
+        "plan_migration",
+        json!({"name": "risky", "sql": RISKY}),
+    )
+    .await;
+    assert!(!is_error(&plan), "{}", text(&plan));
+    let s = structured(&plan);
+    assert_eq!(s["blocked_by_lint"], json!(["ban-drop-column"]));
+    let lint = s["lint"].as_array().expect("lint array");
+    assert_eq!(lint.len(), 2, "{s}");
+    assert_eq!(lint[0]["rule"], "ban-drop-column");
+    assert_eq!(lint[0]["severity"], "error");
+    assert_eq!(lint[0]["path"], "migrations/002_risky.sql");
+    assert_eq!(
+        (&lint[0]["line"], &lint[0]["column"]),
+        (&json!(1), &json!(23))
+    );
+    assert_eq!(lint[1]["rule"], "prefer-bigint-over-int");
+    assert_eq!(
+        (&lint[1]["line"], &lint[1]["column"]),
+        (&json!(2), &json!(40))
+    );
+    assert!(text(&plan).contains("accept_lint"), "{}", text(&plan));
+
+    // apply_migration without accepting: a tool error, no file, no history row.
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"name": "risky", "sql": RISKY}),
+    )
+    .await;
+    assert!(is_error(&r), "{}", text(&r));
+    let e = &structured(&r)["error"];
+    assert_eq!(e["code"], "lint_blocked");
+    assert_eq!(e["lint"][0]["rule"], "ban-drop-column");
+    assert!(
+        text(&r).contains("migrations/002_risky.sql:1:23 ban-drop-column"),
+        "{}",
+        text(&r)
+    );
+    assert!(e["next"].as_str().unwrap().contains("accept_lint"), "{e}");
+    assert!(!p.root().join("migrations/002_risky.sql").exists());
+    assert_eq!(history_rows(&db).await, 0);
+
+    // Accepting another rule (or an unknown one) does not help.
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"name": "risky", "sql": RISKY, "accept_lint": ["ban-drop-table"]}),
+    )
+    .await;
+    assert_eq!(structured(&r)["error"]["code"], "lint_blocked");
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"name": "risky", "sql": RISKY, "accept_lint": ["ban-drop-colum"]}),
+    )
+    .await;
+    assert_eq!(structured(&r)["error"]["code"], "config", "{}", text(&r));
+    assert!(!p.root().join("migrations/002_risky.sql").exists());
+    assert_eq!(history_rows(&db).await, 0);
+
+    // Accepted: written and applied.
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"name": "risky", "sql": RISKY, "accept_lint": ["ban-drop-column"]}),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["file_written"], true);
+    assert_eq!(p.read("migrations/002_risky.sql"), RISKY);
+    assert_eq!(history_rows(&db).await, 1);
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn apply_by_version_is_blocked_until_accepted() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("pgkeel.toml", "[apply]\nstatement_timeout = \"1min\"\n");
+    p.write(
+        "migrations/001_customers.sql",
+        "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, legacy text);\n",
+    );
+    p.write("migrations/002_risky.sql", RISKY);
+    let client = stdio(&p, &db).await;
+    let r = call(&client, "apply_migration", json!({"version": "002"})).await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["error"]["code"], "lint_blocked");
+    assert_eq!(history_rows(&db).await, 0);
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"version": "002", "accept_lint": ["ban-drop-column"]}),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["applied"], json!(["001", "002"]));
+    client.cancel().await.ok();
+}
