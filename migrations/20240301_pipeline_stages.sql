@@ -15,3 +15,7 @@ BEGIN
     END IF;
 END
 $$;
+
+-- pgkeel:down
+ALTER TABLE deals DROP CONSTRAINT deals_stage_fkey;
+DROP TABLE pipeline_stages;
