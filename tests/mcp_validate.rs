@@ -153,3 +153,73 @@ async fn mcp_validate_schema() {
     assert_eq!(structured(&r)["errors"], 1);
     client.cancel().await.ok();
 }
+
+/// apply_migration reports what every apply does after the SQL: the backups taken before
+/// destructive statements, the row counts before and after, and the post-flight validation —
+/// for both the {name, sql} and the {version} forms.
+#[tokio::test]
+async fn mcp_apply_migration_reports_backups_row_counts_and_validation() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write(
+        "pgkeel.toml",
+        "[expect]\ntables = [\"public.customers\", \"public.invoices\"]\n",
+    );
+    p.write(
+        "migrations/001_customers.sql",
+        "CREATE TABLE customers (id bigint PRIMARY KEY, email text);\n\
+         INSERT INTO customers VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x');\n",
+    );
+    let client = stdio(&p, &db, &[]).await;
+
+    // {version}: the pending file; no backup (nothing destroyed), a failing expectation.
+    let r = call(&client, "apply_migration", json!({"version": "001"})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(s["backups"], json!([]), "{s}");
+    assert_eq!(s["row_counts"], json!(["customers: - → 3"]), "{s}");
+    assert_eq!(s["validation"]["passed"], false, "{s}");
+    assert!(s["validation"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["object"] == "public.invoices" && f["check"] == "expect.table"));
+    assert!(
+        text(&r).contains("Validation after apply: 1 error(s)"),
+        "{}",
+        text(&r)
+    );
+
+    // {name, sql}: a DELETE is backed up first; the expectation is met now.
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({
+            "name": "drop_test_customers",
+            "sql": "CREATE TABLE invoices (id bigint PRIMARY KEY);\nDELETE FROM customers WHERE id > 1;\n"
+        }),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    let backups = s["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{s}");
+    assert!(
+        backups[0]
+            .as_str()
+            .unwrap()
+            .starts_with("public.customers: 3 rows (backup "),
+        "{s}"
+    );
+    assert!(s["row_counts"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("customers: 3 → 1")));
+    assert_eq!(s["validation"]["errors"], 0, "{s}");
+    assert!(
+        text(&r).contains("Backed up before destructive statements: public.customers: 3 rows"),
+        "{}",
+        text(&r)
+    );
+    client.cancel().await.unwrap();
+}

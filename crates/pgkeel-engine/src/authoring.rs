@@ -87,6 +87,13 @@ pub struct AuthoringApplied {
     /// Pending migrations applied before it, in order.
     pub applied_before: Vec<String>,
     pub notes: Vec<String>,
+    /// Backups taken before the applied migrations' statements (see [`crate::db::backup`]).
+    pub backups: Vec<crate::db::backup::BackupTaken>,
+    /// Rows of the tables the applied migrations touched, before and after.
+    pub row_counts: Vec<crate::db::rowcount::RowCount>,
+    /// Expectations and health checks after the run (as after `up`; `None` when
+    /// `[validate] on_up = "off"` or nothing was applied).
+    pub validation: Option<crate::validate::ValidateReport>,
 }
 
 struct Checked {
@@ -285,6 +292,13 @@ impl Migrator {
                     .map(|a| a.version.clone())
                     .collect(),
                 notes: ours.map(|a| a.notes.clone()).unwrap_or_default(),
+                backups: report
+                    .applied
+                    .iter()
+                    .flat_map(|a| a.backups.iter().cloned())
+                    .collect(),
+                row_counts: std::mem::take(&mut report.row_counts),
+                validation: None,
             })
         }
         .await;
@@ -298,6 +312,15 @@ impl Migrator {
                 Ok(Some(path)) => applied.notes.push(format!("types written to {path}")),
                 Ok(None) => {}
                 Err(e) => applied.notes.push(format!("types not regenerated: {e}")),
+            }
+            // The post-flight of every apply: expectations and health checks, reported (the
+            // migration stays applied; `[validate] on_up` decides whether it runs).
+            if applied.duration_ms.is_some() || !applied.applied_before.is_empty() {
+                let mut warnings = Vec::new();
+                applied.validation = self.validate_after_up(false, &mut warnings).await;
+                applied
+                    .notes
+                    .extend(warnings.into_iter().map(|w| w.message));
             }
         }
         result

@@ -2,6 +2,8 @@
 //! the pending files up to it — under the engine's lock.
 
 use pgkeel_engine::authoring::NewMigration;
+use pgkeel_engine::db::backup::BackupTaken;
+use pgkeel_engine::db::rowcount::RowCount;
 use pgkeel_engine::migrator::UpOptions;
 use pgkeel_engine::Error;
 use rmcp::handler::server::tool::schema_for_output;
@@ -13,6 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::tools::plan_migration::failure_line;
+use crate::tools::validate_schema::{compact, ValidateOutput};
 use crate::{progress, render, PgkeelServer};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -44,6 +47,55 @@ pub struct ApplyOutput {
     /// Every migration applied by this call, in order.
     pub applied: Vec<String>,
     pub notes: Vec<String>,
+    /// Rows copied into the backup schema before destructive statements (what `rollback`
+    /// restores): `schema.table: N rows (backup ID, kept until TIME)`.
+    pub backups: Vec<String>,
+    /// Rows of the tables the migrations touched: `table: before → after` (`-`: absent).
+    pub row_counts: Vec<String>,
+    /// Expectations and health checks after the run (absent when nothing was applied or
+    /// `[validate] on_up = "off"`). Findings do not undo the migration.
+    pub validation: Option<ValidateOutput>,
+}
+
+fn backup_lines(backups: &[BackupTaken]) -> Vec<String> {
+    backups
+        .iter()
+        .map(|b| {
+            format!(
+                "{}: {} rows (backup {}, kept until {})",
+                b.table,
+                b.rows,
+                b.id,
+                b.expires_at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+        .collect()
+}
+
+fn row_count_lines(counts: &[RowCount]) -> Vec<String> {
+    let n = |c: Option<i64>| c.map_or_else(|| "-".to_string(), |c| c.to_string());
+    counts
+        .iter()
+        .map(|c| format!("{}: {} → {}", c.table, n(c.before), n(c.after)))
+        .collect()
+}
+
+/// The summary's tail: backups taken and the validation verdict.
+fn after_lines(out: &ApplyOutput) -> String {
+    let mut s = String::new();
+    if !out.backups.is_empty() {
+        s.push_str(&format!(
+            "\nBacked up before destructive statements: {}.",
+            out.backups.join("; ")
+        ));
+    }
+    if let Some(v) = &out.validation {
+        s.push_str(&format!(
+            "\nValidation after apply: {} error(s), {} warning(s) (validate_schema lists them).",
+            v.errors, v.warnings
+        ));
+    }
+    s
 }
 
 #[tool_router(router = apply_migration_router, vis = "pub(crate)")]
@@ -74,7 +126,7 @@ impl PgkeelServer {
                         if a.duration_ms.is_some() {
                             applied.push(a.version.clone());
                         }
-                        let summary = match a.duration_ms {
+                        let mut summary = match a.duration_ms {
                             Some(ms) => format!(
                                 "Applied {} ({}) in {ms} ms: {} statement(s){}.",
                                 a.version,
@@ -91,19 +143,21 @@ impl PgkeelServer {
                                 a.version, a.path
                             ),
                         };
-                        Ok(render::ok(
-                            summary,
-                            &ApplyOutput {
-                                version: a.version.clone(),
-                                path: Some(a.path),
-                                checksum: Some(a.checksum),
-                                file_written: a.file_written,
-                                duration_ms: a.duration_ms,
-                                statements: a.statements,
-                                applied,
-                                notes: a.notes,
-                            },
-                        ))
+                        let out = ApplyOutput {
+                            version: a.version.clone(),
+                            path: Some(a.path),
+                            checksum: Some(a.checksum),
+                            file_written: a.file_written,
+                            duration_ms: a.duration_ms,
+                            statements: a.statements,
+                            applied,
+                            notes: a.notes,
+                            backups: backup_lines(&a.backups),
+                            row_counts: row_count_lines(&a.row_counts),
+                            validation: a.validation.as_ref().map(compact),
+                        };
+                        summary.push_str(&after_lines(&out));
+                        Ok(render::ok(summary, &out))
                     }
                     Err(Error::MigrationFailed(f)) => {
                         let text = format!(
@@ -143,11 +197,21 @@ impl PgkeelServer {
                                 .flat_map(|a| a.notes.clone())
                                 .chain(report.types_written.iter().map(|t| format!("types written to {t}")))
                                 .collect(),
+                            backups: backup_lines(
+                                &report
+                                    .applied
+                                    .iter()
+                                    .flat_map(|a| a.backups.iter().cloned())
+                                    .collect::<Vec<_>>(),
+                            ),
+                            row_counts: row_count_lines(&report.row_counts),
+                            validation: report.validation.as_ref().map(compact),
                         };
+                        let after = after_lines(&out);
                         match report.failure {
                             Some(f) => Ok(render::failed(
                                 format!(
-                                    "Applied {} migration(s), then {} failed: {} {}",
+                                    "Applied {} migration(s), then {} failed: {} {}{after}",
                                     applied.len(),
                                     f.version,
                                     failure_line(&f),
@@ -160,7 +224,7 @@ impl PgkeelServer {
                                 &out,
                             )),
                             None => Ok(render::ok(
-                                format!("Applied {} migration(s) up to {version}: {}.", applied.len(), applied.join(", ")),
+                                format!("Applied {} migration(s) up to {version}: {}.{after}", applied.len(), applied.join(", ")),
                                 &out,
                             )),
                         }

@@ -47,7 +47,7 @@ pub struct CompactFinding {
     pub hint: String,
 }
 
-fn compact(r: &ValidateReport) -> ValidateOutput {
+pub(crate) fn compact(r: &ValidateReport) -> ValidateOutput {
     ValidateOutput {
         passed: r.counts.error == 0,
         errors: r.counts.error,
