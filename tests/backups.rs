@@ -1,90 +1,27 @@
 //! `pgkeel backups list|prune` and the backup lines of `pgkeel up`, end to end on a real server.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod cli_support;
+use cli_support::Ctx;
 
-use pgkeel_testkit::{Project, TestDb};
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pgkeel");
-
-const CONFIG_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGKEEL_DATABASE_URL",
-    "PGKEEL_CONFIG",
-    "PGKEEL_MIGRATIONS",
-    "PGKEEL_HISTORY_SCHEMA",
-    "PGKEEL_LOG_FILE",
-    "PGKEEL_LOG",
-];
+use pgkeel_testkit::Project;
 
 /// Lint refuses DROP TABLE and friends by default; these tests are about backups.
 const BASE_TOML: &str = "[lint]\nenabled = false\n[validate]\non_up = \"off\"\n";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "exit code {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", self.stdout))
-    }
-}
-
-struct Ctx {
-    project: Project,
-    db: TestDb,
+/// A project with `BASE_TOML` + `extra_toml` and one migration (tables `t` and `u`), and a
+/// database.
+async fn new_ctx(extra_toml: &str) -> Ctx {
+    let project = Project::new();
+    project.write("pgkeel.toml", format!("{BASE_TOML}{extra_toml}"));
+    project.write(
+        "migrations/001_t.sql",
+        "CREATE TABLE t (id int PRIMARY KEY, v text);\nINSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 3) g;\n\
+         CREATE TABLE u (id int);\nINSERT INTO u VALUES (1), (2);",
+    );
+    Ctx::with_project(project).await
 }
 
 impl Ctx {
-    async fn new(extra_toml: &str) -> Ctx {
-        let project = Project::new();
-        project.write("pgkeel.toml", format!("{BASE_TOML}{extra_toml}"));
-        project.write(
-            "migrations/001_t.sql",
-            "CREATE TABLE t (id int PRIMARY KEY, v text);\nINSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 3) g;\n\
-             CREATE TABLE u (id int);\nINSERT INTO u VALUES (1), (2);",
-        );
-        Ctx {
-            project,
-            db: TestDb::new().await,
-        }
-    }
-
-    fn root(&self) -> &Path {
-        self.project.root()
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let mut c = Command::new(BIN);
-        c.current_dir(self.root());
-        for v in CONFIG_ENV {
-            c.env_remove(v);
-        }
-        c.env("NO_COLOR", "1").stdin(Stdio::null());
-        c.args(["--database-url", &self.db.url, "--log-file", "off"]);
-        c.args(args);
-        let o = c.output().expect("run pgkeel");
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-
     async fn execute(&self, sql: &str) {
         self.db
             .client()
@@ -107,7 +44,7 @@ impl Ctx {
 
 #[tokio::test]
 async fn up_prints_a_line_per_backup_and_list_shows_it_in_text_and_json() {
-    let cx = Ctx::new("").await;
+    let cx = new_ctx("").await;
     cx.run(&["up"]).expect(0);
     cx.project
         .write("migrations/002_wipe.sql", "DELETE FROM t;\nDROP TABLE u;");
@@ -164,7 +101,7 @@ async fn up_prints_a_line_per_backup_and_list_shows_it_in_text_and_json() {
 
 #[tokio::test]
 async fn prune_drops_only_expired_backups_by_default_then_by_id_and_all() {
-    let cx = Ctx::new("[backup]\nwindow = \"1h\"\n").await;
+    let cx = new_ctx("[backup]\nwindow = \"1h\"\n").await;
     cx.project
         .write("migrations/002_wipe.sql", "DELETE FROM t;\nDELETE FROM u;");
     cx.run(&["up"]).expect(0);
@@ -254,7 +191,7 @@ async fn prune_drops_only_expired_backups_by_default_then_by_id_and_all() {
 
 #[tokio::test]
 async fn up_refuses_backups_over_the_limit_and_the_flag_overrides_it() {
-    let cx = Ctx::new("[backup]\nmax_backup_bytes = 1\n").await;
+    let cx = new_ctx("[backup]\nmax_backup_bytes = 1\n").await;
     cx.run(&["up"]).expect(0);
     cx.project.write("migrations/002_wipe.sql", "TRUNCATE t;");
     let refused = cx.run(&["up"]).expect(4);
@@ -295,7 +232,7 @@ async fn up_refuses_backups_over_the_limit_and_the_flag_overrides_it() {
 
 #[tokio::test]
 async fn bad_usage_exits_2() {
-    let cx = Ctx::new("").await;
+    let cx = new_ctx("").await;
     cx.run(&["backups", "prune", "--all", "--id", "3"])
         .expect(2);
     cx.run(&["up", "--max-backup-bytes", "lots"]).expect(2);

@@ -4,142 +4,19 @@
 //! runs the built binary with `std::process::Command` (cwd = the project root), and checks exit
 //! codes, output (text and `--json`) and the state of the database.
 
+mod cli_support;
+use cli_support::{bare_command, pgkeel_command, run_command, Ctx, Run};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use pgkeel_testkit::{Project, TestDb};
+use pgkeel_testkit::Project;
 use serde_json::Value;
 use tokio_postgres::Client;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pgkeel");
-
-/// Environment variables that would change how pgkeel is configured; removed for every run so
-/// the tests do not depend on the caller's environment.
-const CONFIG_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGKEEL_DATABASE_URL",
-    "PGKEEL_CONFIG",
-    "PGKEEL_MIGRATIONS",
-    "PGKEEL_HISTORY_SCHEMA",
-    "PGKEEL_LOG_FILE",
-    "PGKEEL_LOG",
-    "PGKEEL_STRICT",
-    "PGKEEL_ALLOW_OUT_OF_ORDER",
-    "PGKEEL_LOCK_WAIT_TIMEOUT",
-    "PGKEEL_LOCK_TIMEOUT",
-    "PGKEEL_STATEMENT_TIMEOUT",
-];
-
 // ---------------------------------------------------------------------------------------------
-// Helpers
+// Helpers (the shared ones are in tests/cli_support/mod.rs)
 // ---------------------------------------------------------------------------------------------
-
-/// The outcome of one run of the binary.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from_output(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-
-    /// Stdout and stderr together.
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    /// Stdout parsed as the one JSON document `--json` prints.
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{self}"))
-    }
-
-    #[track_caller]
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code:\n{self}");
-        self
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit code {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// A bare command for the binary in `root`, with a clean configuration environment.
-fn bare_command(root: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(root);
-    for v in CONFIG_ENV {
-        c.env_remove(v);
-    }
-    c.env("NO_COLOR", "1");
-    c.stdin(Stdio::null());
-    c
-}
-
-fn run_command(mut c: Command) -> Run {
-    Run::from_output(c.output().expect("run pgkeel"))
-}
-
-/// One test's world: a project folder and a database of its own.
-struct Ctx {
-    project: Project,
-    db: TestDb,
-}
-
-impl Ctx {
-    async fn new() -> Ctx {
-        Ctx {
-            project: Project::new(),
-            db: TestDb::new().await,
-        }
-    }
-
-    fn root(&self) -> &Path {
-        self.project.root()
-    }
-
-    fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
-        self.project.write(rel, content);
-    }
-
-    /// `pgkeel --database-url <db> --log-file off ARGS…`, not yet run.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = bare_command(self.root());
-        c.args(["--database-url", &self.db.url, "--log-file", "off"]);
-        c.args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        run_command(self.command(args))
-    }
-
-    /// Start pgkeel in the background (stdout and stderr captured).
-    fn spawn(&self, args: &[&str]) -> Child {
-        let mut c = self.command(args);
-        c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        c.spawn().expect("spawn pgkeel")
-    }
-
-    async fn client(&self) -> Client {
-        self.db.client().await
-    }
-}
 
 /// Wait for a child without blocking the runtime; kill it and fail the test after `deadline`.
 async fn wait_child(mut child: Child, deadline: Duration, what: &str) -> Run {
@@ -1517,8 +1394,8 @@ async fn dry_run_changes_nothing() {
 
 /// `pgkeel --json new ARGS…` in `root` (no database needed); fails the test after 20 s.
 async fn new_migration(root: &Path, args: &[&str]) -> (String, String) {
-    let mut c = bare_command(root);
-    c.args(["--log-file", "off", "--json", "new"]);
+    let mut c = pgkeel_command(root);
+    c.args(["--json", "new"]);
     c.args(args);
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = c.spawn().expect("spawn pgkeel new");
@@ -1619,20 +1496,13 @@ async fn concurrent_new_calls_all_succeed_with_distinct_versions() {
         std::fs::create_dir_all(p.root().join("migrations")).unwrap();
         let children: Vec<Child> = (0..10)
             .map(|i| {
-                let mut c = bare_command(p.root());
+                let mut c = pgkeel_command(p.root());
                 let scheme = if round % 2 == 0 {
                     "--timestamp"
                 } else {
                     "--sequential"
                 };
-                c.args([
-                    "--log-file",
-                    "off",
-                    "--json",
-                    "new",
-                    scheme,
-                    &format!("m{i}"),
-                ]);
+                c.args(["--json", "new", scheme, &format!("m{i}")]);
                 c.stdout(Stdio::piped()).stderr(Stdio::piped());
                 c.spawn().expect("spawn pgkeel new")
             })
@@ -1664,9 +1534,8 @@ async fn baseline_marks_old_migrations_without_running_them() {
 
     // The URL from the environment this time.
     let baseline = |args: &[&str]| {
-        let mut cmd = bare_command(ctx.root());
+        let mut cmd = pgkeel_command(ctx.root());
         cmd.env("DATABASE_URL", &ctx.db.url);
-        cmd.args(["--log-file", "off"]);
         cmd.args(args);
         run_command(cmd)
     };
@@ -1773,14 +1642,8 @@ async fn passwords_never_appear_in_output_or_logs() {
         );
     }
     let r = {
-        let mut cmd = bare_command(ctx.root());
-        cmd.args([
-            "--database-url",
-            &bad_urls[0],
-            "--log-file",
-            "off",
-            "status",
-        ]);
+        let mut cmd = pgkeel_command(ctx.root());
+        cmd.args(["--database-url", &bad_urls[0], "status"]);
         run_command(cmd)
     };
     assert_eq!(r.code, 1, "connection refused is exit 1:\n{r}");

@@ -1,85 +1,11 @@
 //! `pgkeel lint` and the lint pre-flight of `pgkeel up`, end to end on the built binary (the
 //! pre-flight on a real PostgreSQL server).
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod cli_support;
+use cli_support::{run, run_db};
 
 use pgkeel_testkit::{Project, TestDb};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pgkeel");
-
-/// Environment variables that would change how pgkeel is configured; removed for every run.
-const CONFIG_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGKEEL_DATABASE_URL",
-    "PGKEEL_CONFIG",
-    "PGKEEL_MIGRATIONS",
-    "PGKEEL_HISTORY_SCHEMA",
-    "PGKEEL_LOG_FILE",
-    "PGKEEL_LOG",
-    "PGKEEL_STRICT",
-    "PGKEEL_ALLOW_OUT_OF_ORDER",
-    "PGKEEL_LOCK_WAIT_TIMEOUT",
-    "PGKEEL_LOCK_TIMEOUT",
-    "PGKEEL_STATEMENT_TIMEOUT",
-];
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from_output(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{self}"))
-    }
-
-    #[track_caller]
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code:\n{self}");
-        self
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit code {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// `pgkeel --log-file off ARGS…` in `root`, with no database configured.
-fn run(root: &Path, args: &[&str]) -> Run {
-    let mut c = Command::new(BIN);
-    c.current_dir(root);
-    for v in CONFIG_ENV {
-        c.env_remove(v);
-    }
-    c.env("NO_COLOR", "1").stdin(Stdio::null());
-    c.args(["--log-file", "off"]).args(args);
-    Run::from_output(c.output().expect("run pgkeel"))
-}
-
-/// `run` with `--database-url` of `db`.
-fn run_db(root: &Path, db: &TestDb, args: &[&str]) -> Run {
-    let mut all = vec!["--database-url", db.url.as_str()];
-    all.extend_from_slice(args);
-    run(root, &all)
-}
 
 const CLEAN: &str =
     "create table users (id bigint generated always as identity primary key, email text, legacy text);\n";

@@ -1,118 +1,22 @@
 //! `pgkeel rollback` end to end: plan and token, confirmation, refusals and exit codes, and a
 //! rollback killed half-way (the database stays exactly as it was before it).
 
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod cli_support;
+use cli_support::{Ctx, Run, BIN};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pgkeel_testkit::{Project, TestDb};
-use serde_json::Value;
+use pgkeel_testkit::Project;
 use tokio_postgres::Client;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pgkeel");
-
-const CONFIG_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGKEEL_DATABASE_URL",
-    "PGKEEL_CONFIG",
-    "PGKEEL_MIGRATIONS",
-    "PGKEEL_HISTORY_SCHEMA",
-    "PGKEEL_LOG_FILE",
-    "PGKEEL_LOG",
-    "PGKEEL_LOCK_WAIT_TIMEOUT",
-    "PGKEEL_LOCK_TIMEOUT",
-    "PGKEEL_STATEMENT_TIMEOUT",
-    "PGKEEL_ROLLBACK_KEY",
-];
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from_output(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{self}"))
-    }
-
-    #[track_caller]
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code:\n{self}");
-        self
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit code {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-struct Ctx {
-    project: Project,
-    db: TestDb,
+/// A project whose lint is off (these migrations are destructive on purpose) and a database.
+async fn new_ctx() -> Ctx {
+    let project = Project::new();
+    project.write("pgkeel.toml", "[lint]\nenabled = false\n");
+    Ctx::with_project(project).await
 }
 
 impl Ctx {
-    async fn new() -> Ctx {
-        let project = Project::new();
-        // These migrations are destructive on purpose.
-        project.write("pgkeel.toml", "[lint]\nenabled = false\n");
-        Ctx {
-            project,
-            db: TestDb::new().await,
-        }
-    }
-
-    fn root(&self) -> &Path {
-        self.project.root()
-    }
-
-    fn write(&self, rel: &str, content: &str) {
-        self.project.write(rel, content);
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.current_dir(self.root());
-        for v in CONFIG_ENV {
-            c.env_remove(v);
-        }
-        c.env("NO_COLOR", "1");
-        c.stdin(Stdio::null());
-        c.args(["--database-url", &self.db.url, "--log-file", "off"]);
-        c.args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        Run::from_output(self.command(args).output().expect("run pgkeel"))
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        let mut c = self.command(args);
-        c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        c.spawn().expect("spawn pgkeel")
-    }
-
-    async fn client(&self) -> Client {
-        self.db.client().await
-    }
-
     /// The token `rollback ARGS --plan --json` prints.
     fn token(&self, args: &[&str]) -> String {
         let mut a = vec!["rollback"];
@@ -164,7 +68,7 @@ ALTER TABLE people ADD COLUMN email text;
 
 #[tokio::test]
 async fn plan_then_confirm_restores_the_rows_and_status_shows_down_sql() {
-    let ctx = Ctx::new().await;
+    let ctx = new_ctx().await;
     ctx.write("migrations/001_people.sql", BASE);
     ctx.write("migrations/002_purge.sql", PURGE);
     ctx.run(&["up", "--to", "001"]).expect(0);
@@ -234,7 +138,7 @@ async fn plan_then_confirm_restores_the_rows_and_status_shows_down_sql() {
 
 #[tokio::test]
 async fn without_a_terminal_the_token_is_required_and_nothing_changes() {
-    let ctx = Ctx::new().await;
+    let ctx = new_ctx().await;
     ctx.write("migrations/001_people.sql", BASE);
     ctx.write("migrations/002_purge.sql", PURGE);
     ctx.run(&["up"]).expect(0);
@@ -255,7 +159,7 @@ async fn without_a_terminal_the_token_is_required_and_nothing_changes() {
 
 #[tokio::test]
 async fn refusals_name_the_problem_and_exit_4() {
-    let ctx = Ctx::new().await;
+    let ctx = new_ctx().await;
     ctx.write("migrations/001_people.sql", BASE);
     ctx.write("migrations/002_more.sql", "CREATE TABLE more (id int);\n");
     ctx.run(&["up"]).expect(0);
@@ -283,7 +187,7 @@ async fn refusals_name_the_problem_and_exit_4() {
 
 #[tokio::test]
 async fn an_expired_backup_window_needs_force_expired() {
-    let ctx = Ctx::new().await;
+    let ctx = new_ctx().await;
     ctx.write("migrations/001_people.sql", BASE);
     ctx.write("migrations/002_purge.sql", PURGE);
     ctx.run(&["up"]).expect(0);
@@ -319,7 +223,7 @@ async fn an_expired_backup_window_needs_force_expired() {
 
 #[tokio::test]
 async fn a_rollback_killed_half_way_leaves_the_database_as_it_was() {
-    let ctx = Ctx::new().await;
+    let ctx = new_ctx().await;
     ctx.write("migrations/001_people.sql", BASE);
     ctx.write(
         "migrations/002_purge.sql",
@@ -440,7 +344,7 @@ fn on_terminal(ctx: &Ctx, args: &str, input: &str) -> Run {
 
 #[tokio::test]
 async fn on_a_terminal_typing_the_oldest_version_confirms() {
-    let ctx = Ctx::new().await;
+    let ctx = new_ctx().await;
     ctx.write("migrations/001_people.sql", BASE);
     ctx.write("migrations/002_purge.sql", PURGE);
     ctx.run(&["up"]).expect(0);

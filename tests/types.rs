@@ -3,10 +3,11 @@
 //! database (passes on a fresh file, exit 3 with a diff and the fix after a new migration), and
 //! the MCP tool `generate_types` through rmcp's client, read-only mode included.
 
+mod cli_support;
 mod mcp_support;
+use cli_support::{run_db, BIN};
 use mcp_support::{call, is_error, structured, text};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use pgkeel_testkit::{Project, TestDb};
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
@@ -15,74 +16,11 @@ use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pgkeel");
 const TYPES_FILE: &str = "src/database.types.ts";
-
-/// Environment variables that would change how pgkeel is configured (see tests/cli.rs).
-const CONFIG_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGKEEL_DATABASE_URL",
-    "PGKEEL_CONFIG",
-    "PGKEEL_MIGRATIONS",
-    "PGKEEL_HISTORY_SCHEMA",
-    "PGKEEL_LOG_FILE",
-    "PGKEEL_LOG",
-    "PGKEEL_STRICT",
-    "PGKEEL_ALLOW_OUT_OF_ORDER",
-    "PGKEEL_LOCK_WAIT_TIMEOUT",
-    "PGKEEL_LOCK_TIMEOUT",
-    "PGKEEL_STATEMENT_TIMEOUT",
-];
 
 const CUSTOMERS: &str = "CREATE TYPE tier AS ENUM ('free', 'pro');\n\
      CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, tier tier NOT NULL DEFAULT 'free', note text);\n";
 const ORDERS: &str = "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers, total numeric(10,2));\n";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit code {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Run {
-    #[track_caller]
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code:\n{self}");
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{self}"))
-    }
-}
-
-fn run(root: &Path, db: &TestDb, args: &[&str]) -> Run {
-    let mut c = Command::new(BIN);
-    c.current_dir(root);
-    for v in CONFIG_ENV {
-        c.env_remove(v);
-    }
-    c.env("NO_COLOR", "1").stdin(Stdio::null());
-    c.args(["--database-url", &db.url, "--log-file", "off"]);
-    c.args(args);
-    let o = c.output().expect("run pgkeel");
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 /// A project with one migration and `[types] out` configured.
 fn project() -> Project {
@@ -103,10 +41,10 @@ async fn generate_to_stdout_and_to_a_file() {
     let db = TestDb::new().await;
     let p = Project::new();
     p.write("migrations/001_customers.sql", CUSTOMERS);
-    run(p.root(), &db, &["up"]).expect(0);
+    run_db(p.root(), &db, &["up"]).expect(0);
 
     // No [types] out: stdout, and nothing written.
-    let r = run(p.root(), &db, &["types", "generate"]).expect(0);
+    let r = run_db(p.root(), &db, &["types", "generate"]).expect(0);
     assert!(r.stdout.contains("export type Database"), "{r}");
     assert!(
         r.stdout.contains("customers") && r.stdout.contains("tier"),
@@ -116,10 +54,10 @@ async fn generate_to_stdout_and_to_a_file() {
         !r.stdout.contains("pgkeel_migrations") && !r.stdout.contains("audit_log"),
         "the history schema stays out:\n{r}"
     );
-    let again = run(p.root(), &db, &["types", "generate", "--stdout"]).expect(0);
+    let again = run_db(p.root(), &db, &["types", "generate", "--stdout"]).expect(0);
     assert_eq!(r.stdout, again.stdout, "generation is deterministic");
 
-    let j = run(p.root(), &db, &["--json", "types", "generate", "--stdout"])
+    let j = run_db(p.root(), &db, &["--json", "types", "generate", "--stdout"])
         .expect(0)
         .json();
     assert_eq!(j["command"], "types generate");
@@ -130,11 +68,11 @@ async fn generate_to_stdout_and_to_a_file() {
     assert_eq!(fingerprint.len(), 64, "{j}");
 
     // --out: a file (relative to the current folder), written only when it changes.
-    let w = run(p.root(), &db, &["types", "generate", "--out", "gen/db.ts"]).expect(0);
+    let w = run_db(p.root(), &db, &["types", "generate", "--out", "gen/db.ts"]).expect(0);
     assert!(w.stdout.starts_with("wrote "), "{w}");
     assert_eq!(p.read("gen/db.ts"), r.stdout);
     let before = modified(&p, "gen/db.ts");
-    let j = run(
+    let j = run_db(
         p.root(),
         &db,
         &["--json", "types", "generate", "--out", "gen/db.ts"],
@@ -149,7 +87,7 @@ async fn generate_to_stdout_and_to_a_file() {
     assert_eq!(modified(&p, "gen/db.ts"), before);
 
     // A schema that does not exist, named explicitly, is an error that names it.
-    let e = run(p.root(), &db, &["types", "generate", "--schema", "nosuch"]).expect(4);
+    let e = run_db(p.root(), &db, &["types", "generate", "--schema", "nosuch"]).expect(4);
     assert!(e.stderr.contains("nosuch"), "{e}");
     // A schema of its own.
     db.client()
@@ -157,7 +95,7 @@ async fn generate_to_stdout_and_to_a_file() {
         .batch_execute("CREATE SCHEMA app; CREATE TABLE app.things (id int PRIMARY KEY)")
         .await
         .unwrap();
-    let r = run(p.root(), &db, &["types", "generate", "--schema", "app"]).expect(0);
+    let r = run_db(p.root(), &db, &["types", "generate", "--schema", "app"]).expect(0);
     assert!(
         r.stdout.contains("things") && !r.stdout.contains("customers"),
         "{r}"
@@ -169,7 +107,7 @@ async fn up_keeps_the_configured_file_current() {
     let db = TestDb::new().await;
     let p = project();
 
-    let r = run(p.root(), &db, &["up"]).expect(0);
+    let r = run_db(p.root(), &db, &["up"]).expect(0);
     assert!(
         r.stdout.contains(&format!("types written to {TYPES_FILE}")),
         "{r}"
@@ -179,14 +117,14 @@ async fn up_keeps_the_configured_file_current() {
     let before = modified(&p, TYPES_FILE);
 
     // Nothing changed: not written again.
-    let j = run(p.root(), &db, &["--json", "up"]).expect(0).json();
+    let j = run_db(p.root(), &db, &["--json", "up"]).expect(0).json();
     assert_eq!(j["types_written"], Value::Null, "{j}");
     assert_eq!(modified(&p, TYPES_FILE), before);
     assert_eq!(p.read(TYPES_FILE), first);
 
     // A new migration: written again, with the new table.
     p.write("migrations/002_orders.sql", ORDERS);
-    let j = run(p.root(), &db, &["--json", "up"]).expect(0).json();
+    let j = run_db(p.root(), &db, &["--json", "up"]).expect(0).json();
     assert_eq!(j["types_written"], TYPES_FILE, "{j}");
     assert!(p.read(TYPES_FILE).contains("orders"));
 
@@ -195,7 +133,7 @@ async fn up_keeps_the_configured_file_current() {
         "migrations/003_more.sql",
         "ALTER TABLE orders ADD COLUMN shipped boolean;\n",
     );
-    let j = run(p.root(), &db, &["--json", "up", "--dry-run"])
+    let j = run_db(p.root(), &db, &["--json", "up", "--dry-run"])
         .expect(0)
         .json();
     assert_eq!(j["types_written"], Value::Null, "{j}");
@@ -204,7 +142,7 @@ async fn up_keeps_the_configured_file_current() {
         "pgkeel.toml",
         format!("[types]\nout = \"{TYPES_FILE}\"\non_up = false\n"),
     );
-    let j = run(p.root(), &db, &["--json", "up"]).expect(0).json();
+    let j = run_db(p.root(), &db, &["--json", "up"]).expect(0).json();
     assert_eq!(j["types_written"], Value::Null, "{j}");
     assert!(!p.read(TYPES_FILE).contains("shipped"));
 }
@@ -213,18 +151,18 @@ async fn up_keeps_the_configured_file_current() {
 async fn verify_compares_the_committed_file_with_the_migrations() {
     let db = TestDb::new().await;
     let p = project();
-    run(p.root(), &db, &["up"]).expect(0);
+    run_db(p.root(), &db, &["up"]).expect(0);
     assert!(p.read(TYPES_FILE).contains("customers"));
 
     // Fresh file: passes.
-    let r = run(p.root(), &db, &["types", "verify"]).expect(0);
+    let r = run_db(p.root(), &db, &["types", "verify"]).expect(0);
     assert!(r.stdout.contains("types up to date"), "{r}");
 
     // A new migration the file does not know: exit 3, the diff, the fix; nothing written and
     // nothing applied to the configured database.
     p.write("migrations/002_orders.sql", ORDERS);
     let committed = p.read(TYPES_FILE);
-    let r = run(p.root(), &db, &["types", "verify"]).expect(3);
+    let r = run_db(p.root(), &db, &["types", "verify"]).expect(3);
     assert!(
         r.stdout.contains(&format!("--- {TYPES_FILE} (committed)")),
         "{r}"
@@ -254,7 +192,7 @@ async fn verify_compares_the_committed_file_with_the_migrations() {
         .get(0);
     assert_eq!(left, 0, "the throwaway database is dropped");
 
-    let j = run(p.root(), &db, &["--json", "types", "verify"])
+    let j = run_db(p.root(), &db, &["--json", "types", "verify"])
         .expect(3)
         .json();
     assert_eq!(j["result"]["up_to_date"], false, "{j}");
@@ -267,17 +205,17 @@ async fn verify_compares_the_committed_file_with_the_migrations() {
         "pgkeel.toml",
         format!("[types]\nout = \"{TYPES_FILE}\"\non_up = false\n"),
     );
-    run(p.root(), &db, &["up"]).expect(0);
+    run_db(p.root(), &db, &["up"]).expect(0);
     assert_eq!(p.read(TYPES_FILE), committed);
-    run(p.root(), &db, &["types", "generate"]).expect(0);
-    run(p.root(), &db, &["types", "verify"]).expect(0);
+    run_db(p.root(), &db, &["types", "generate"]).expect(0);
+    run_db(p.root(), &db, &["types", "verify"]).expect(0);
 
     // A missing file is out of date too; without [types] out there is nothing to verify.
     p.remove(TYPES_FILE);
-    let r = run(p.root(), &db, &["types", "verify"]).expect(3);
+    let r = run_db(p.root(), &db, &["types", "verify"]).expect(3);
     assert!(r.stdout.contains("missing"), "{r}");
     p.write("pgkeel.toml", "");
-    let r = run(p.root(), &db, &["types", "verify"]).expect(2);
+    let r = run_db(p.root(), &db, &["types", "verify"]).expect(2);
     assert!(r.stderr.contains("[types] out"), "{r}");
 }
 
@@ -322,7 +260,7 @@ async fn mcp_generate_types() {
         "pgkeel.toml",
         format!("[types]\nout = \"{TYPES_FILE}\"\non_up = false\n"),
     );
-    run(p.root(), &db, &["up"]).expect(0);
+    run_db(p.root(), &db, &["up"]).expect(0);
     assert!(!p.root().join(TYPES_FILE).exists());
 
     let client = stdio(&p, &db, &[]).await;

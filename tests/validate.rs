@@ -2,75 +2,11 @@
 //! the text and `--json` shapes, `--check` filters, a mistake in the expectations with its line,
 //! and `up` failing after applying when validation finds an error (the migration stays applied).
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod cli_support;
+use cli_support::run_db;
 
 use pgkeel_testkit::{Project, TestDb};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pgkeel");
-
-/// Environment variables that would change how pgkeel is configured (see tests/cli.rs).
-const CONFIG_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGKEEL_DATABASE_URL",
-    "PGKEEL_CONFIG",
-    "PGKEEL_MIGRATIONS",
-    "PGKEEL_HISTORY_SCHEMA",
-    "PGKEEL_LOG_FILE",
-    "PGKEEL_LOG",
-    "PGKEEL_STRICT",
-    "PGKEEL_ALLOW_OUT_OF_ORDER",
-    "PGKEEL_LOCK_WAIT_TIMEOUT",
-    "PGKEEL_LOCK_TIMEOUT",
-    "PGKEEL_STATEMENT_TIMEOUT",
-];
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit code {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Run {
-    #[track_caller]
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code:\n{self}");
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{self}"))
-    }
-}
-
-fn run(root: &Path, db: &TestDb, args: &[&str]) -> Run {
-    let mut c = Command::new(BIN);
-    c.current_dir(root);
-    for v in CONFIG_ENV {
-        c.env_remove(v);
-    }
-    c.env("NO_COLOR", "1").stdin(Stdio::null());
-    c.args(["--database-url", &db.url, "--log-file", "off"]);
-    c.args(args);
-    let o = c.output().expect("run pgkeel");
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 const CUSTOMERS: &str = "CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL);\n\
      INSERT INTO customers VALUES (1, 'a@example.com'), (2, 'b@example.com');\n";
@@ -90,12 +26,14 @@ async fn validate_exit_codes_json_and_check_filter() {
     let p = project(
         "tables = [\"public.customers\"]\n[expect.columns.customers]\nemail = { type = \"text\", nullable = false }",
     );
-    run(p.root(), &db, &["up"]).expect(0);
+    run_db(p.root(), &db, &["up"]).expect(0);
 
-    let r = run(p.root(), &db, &["validate"]).expect(0);
+    let r = run_db(p.root(), &db, &["validate"]).expect(0);
     assert!(r.stdout.contains("validate: 0 error(s)"), "{r}");
 
-    let j = run(p.root(), &db, &["--json", "validate"]).expect(0).json();
+    let j = run_db(p.root(), &db, &["--json", "validate"])
+        .expect(0)
+        .json();
     assert_eq!(j["command"], "validate");
     assert_eq!(j["ok"], true);
     let result = &j["result"];
@@ -118,7 +56,7 @@ async fn validate_exit_codes_json_and_check_filter() {
         "pgkeel.toml",
         "[expect]\ntables = [\"public.customers\", \"public.orders\"]\n",
     );
-    let r = run(p.root(), &db, &["validate"]).expect(3);
+    let r = run_db(p.root(), &db, &["validate"]).expect(3);
     assert!(r.stdout.contains("error (1):"), "{r}");
     assert!(
         r.stdout
@@ -126,7 +64,9 @@ async fn validate_exit_codes_json_and_check_filter() {
         "{r}"
     );
     assert!(r.stdout.contains("fix: create it in a migration"), "{r}");
-    let j = run(p.root(), &db, &["--json", "validate"]).expect(3).json();
+    let j = run_db(p.root(), &db, &["--json", "validate"])
+        .expect(3)
+        .json();
     let f = &j["result"]["findings"][0];
     assert_eq!(f["check"], "expect.table");
     assert_eq!(f["severity"], "error");
@@ -135,7 +75,7 @@ async fn validate_exit_codes_json_and_check_filter() {
     assert_eq!(j["result"]["fails"], true);
 
     // --check: only the named checks run (the expectation is not among them).
-    let j = run(
+    let j = run_db(
         p.root(),
         &db,
         &["--json", "validate", "--check", "missing_primary_key"],
@@ -146,7 +86,7 @@ async fn validate_exit_codes_json_and_check_filter() {
         j["result"]["checks_run"],
         serde_json::json!(["missing_primary_key"])
     );
-    let r = run(p.root(), &db, &["validate", "--check", "nope"]).expect(2);
+    let r = run_db(p.root(), &db, &["validate", "--check", "nope"]).expect(2);
     assert!(
         r.stderr.contains("unknown check \"nope\"") && r.stderr.contains("expectations"),
         "{r}"
@@ -162,7 +102,7 @@ async fn validate_exit_codes_json_and_check_filter() {
         "pgkeel.toml",
         "[validate.checks]\nmissing_primary_key = \"error\"\n",
     );
-    let r = run(p.root(), &db, &["validate"]).expect(3);
+    let r = run_db(p.root(), &db, &["validate"]).expect(3);
     assert!(
         r.stdout.contains("public.no_key [missing_primary_key]"),
         "{r}"
@@ -171,7 +111,7 @@ async fn validate_exit_codes_json_and_check_filter() {
         "pgkeel.toml",
         "[validate.checks]\nmissing_primary_key = \"off\"\n",
     );
-    let r = run(p.root(), &db, &["validate"]).expect(0);
+    let r = run_db(p.root(), &db, &["validate"]).expect(0);
     assert!(!r.stdout.contains("missing_primary_key"), "{r}");
 }
 
@@ -187,9 +127,11 @@ async fn a_mistake_in_the_expectations_is_reported_with_its_line() {
         "schema.toml",
         "tables = [\"customers\"]\n\n[enums]\n\"public.status\" = \"open\"\n",
     );
-    let r = run(p.root(), &db, &["validate"]).expect(2);
+    let r = run_db(p.root(), &db, &["validate"]).expect(2);
     assert!(r.stderr.contains("schema.toml:4:19"), "{r}");
-    let j = run(p.root(), &db, &["--json", "validate"]).expect(2).json();
+    let j = run_db(p.root(), &db, &["--json", "validate"])
+        .expect(2)
+        .json();
     assert_eq!(j["ok"], false);
     assert_eq!(j["error"]["code"], "config");
     assert!(
@@ -206,7 +148,7 @@ async fn up_validate_fails_after_applying_and_reports_row_counts() {
     let p = project("tables = [\"public.customers\", \"public.orders\"]");
 
     // Default on_up = "warn": the findings print, `up` succeeds.
-    let r = run(p.root(), &db, &["up"]).expect(0);
+    let r = run_db(p.root(), &db, &["up"]).expect(0);
     assert!(
         r.stdout.contains("table public.orders does not exist"),
         "{r}"
@@ -217,17 +159,19 @@ async fn up_validate_fails_after_applying_and_reports_row_counts() {
         "migrations/002_more.sql",
         "INSERT INTO customers VALUES (3, 'c@example.com');\n",
     );
-    let r = run(p.root(), &db, &["up", "--validate"]).expect(3);
+    let r = run_db(p.root(), &db, &["up", "--validate"]).expect(3);
     assert!(r.stderr.contains("the migrations stay applied"), "{r}");
     assert!(r.stdout.contains("customers: 2 → 3"), "{r}");
-    let j = run(p.root(), &db, &["--json", "status"]).expect(0).json();
+    let j = run_db(p.root(), &db, &["--json", "status"])
+        .expect(0)
+        .json();
     assert_eq!(j["counts"]["pending"], 0, "002 stays applied: {j}");
 
     p.write(
         "migrations/003_orders.sql",
         "CREATE TABLE orders (id bigint PRIMARY KEY);\n",
     );
-    let j = run(p.root(), &db, &["--json", "up", "--validate"])
+    let j = run_db(p.root(), &db, &["--json", "up", "--validate"])
         .expect(0)
         .json();
     assert_eq!(j["validation"]["counts"]["error"], 0, "{j}");
@@ -241,7 +185,7 @@ async fn up_validate_fails_after_applying_and_reports_row_counts() {
         "pgkeel.toml",
         "[validate]\non_up = \"fail\"\n[expect]\ntables = [\"public.invoices\"]\n",
     );
-    let j = run(p.root(), &db, &["--json", "up"]).expect(3).json();
+    let j = run_db(p.root(), &db, &["--json", "up"]).expect(3).json();
     assert_eq!(j["ok"], false);
     assert_eq!(j["error"]["code"], "validation_failed");
     assert_eq!(j["validation"]["fails"], true);
