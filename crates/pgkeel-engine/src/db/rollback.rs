@@ -315,6 +315,54 @@ async fn parents_first(tx: &Transaction<'_>, target: &Target, oids: &[i64]) -> R
     Ok(order)
 }
 
+/// A foreign key from a table outside the restore, with a referential action, into a restored
+/// table (oid `referenced`).
+struct OutsideAction {
+    table: String,
+    constraint: String,
+    referenced: i64,
+    /// e.g. `ON DELETE CASCADE`.
+    actions: String,
+}
+
+async fn outside_actions(
+    tx: &Transaction<'_>,
+    target: &Target,
+    oids: &[i64],
+) -> Result<Vec<OutsideAction>> {
+    let rows = tx
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname), con.conname::text, con.confrelid::bigint, \
+             concat_ws(', ', \
+               CASE con.confdeltype WHEN 'c' THEN 'ON DELETE CASCADE' WHEN 'n' THEN 'ON DELETE SET NULL' WHEN 'd' THEN 'ON DELETE SET DEFAULT' END, \
+               CASE con.confupdtype WHEN 'c' THEN 'ON UPDATE CASCADE' WHEN 'n' THEN 'ON UPDATE SET NULL' WHEN 'd' THEN 'ON UPDATE SET DEFAULT' END) \
+             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE con.contype = 'f' AND con.confrelid::bigint = ANY($1) AND NOT (con.conrelid::bigint = ANY($1)) \
+               AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd')) \
+             ORDER BY 1, 2",
+            &[&oids],
+        )
+        .await
+        .map_err(|e| {
+            failure(
+                target,
+                None,
+                "reading foreign keys into the restored tables".into(),
+                Some(&e),
+            )
+        })?;
+    Ok(rows
+        .iter()
+        .map(|r| OutsideAction {
+            table: r.get(0),
+            constraint: r.get(1),
+            referenced: r.get(2),
+            actions: r.get(3),
+        })
+        .collect())
+}
+
 fn list(cols: &[&str], prefix: &str) -> String {
     cols.iter()
         .map(|c| format!("{prefix}{}", ident(c)))
@@ -411,6 +459,23 @@ pub async fn restore(
         })
         .collect();
 
+    // Tables outside this restore whose foreign key into a restored table has an action
+    // (CASCADE, SET NULL, SET DEFAULT): the deletes and upserts below would silently change
+    // their rows, which a rollback must never do. Their contents are checksummed before and
+    // compared after; any change fails the rollback (it is undone). A plain NO ACTION /
+    // RESTRICT key fails the offending statement by itself.
+    let mut watched = Vec::new();
+    for w in outside_actions(tx, target, &oids).await? {
+        let before = table_checksum(tx, &w.table).await.map_err(|e| {
+            failure(
+                target,
+                None,
+                format!("reading {} before the restore", w.table),
+                Some(&e),
+            )
+        })?;
+        watched.push((w, before));
+    }
     // Deletes, children first: rows the backup does not have (keyed), or every row (no key).
     for &i in order.iter().rev() {
         let (b, t, s) = (&target.backups[i], &tables[i], &steps[i]);
@@ -491,6 +556,33 @@ pub async fn restore(
             })? as i64
         };
         out.push((i, rows));
+    }
+    for (w, before) in &watched {
+        let after = table_checksum(tx, &w.table).await.map_err(|e| {
+            failure(
+                target,
+                None,
+                format!("reading {} after the restore", w.table),
+                Some(&e),
+            )
+        })?;
+        if after != *before {
+            // The query only returns keys into `oids`, so the position exists.
+            let b = &target.backups[oids.iter().position(|o| *o == w.referenced).unwrap_or(0)];
+            return Err(failure(
+                target,
+                None,
+                format!(
+                    "restoring {src} from backup {} would change {t}, a table outside the rollback, through its foreign key {} ({}): rows the restore removes from or rewrites in {src} are referenced there. Remove or re-point those rows of {t} first, then plan again",
+                    b.id,
+                    w.constraint,
+                    w.actions,
+                    src = b.source(),
+                    t = w.table,
+                ),
+                None,
+            ));
+        }
     }
     // Sequences owned by restored columns (identity or serial): at least the column's maximum.
     let mut restored = Vec::new();
