@@ -190,6 +190,32 @@ async fn mcp_apply_migration_reports_backups_row_counts_and_validation() {
         text(&r)
     );
 
+    // plan_migration says what apply_migration would back up (estimates; nothing kept).
+    let r = call(
+        &client,
+        "plan_migration",
+        json!({
+            "name": "drop_test_customers",
+            "sql": "CREATE TABLE invoices (id bigint PRIMARY KEY);\nDELETE FROM customers WHERE id > 1;\n"
+        }),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let planned = structured(&r)["backups"].clone();
+    assert_eq!(planned.as_array().map(Vec::len), Some(1), "{planned}");
+    assert!(
+        planned[0]
+            .as_str()
+            .unwrap()
+            .starts_with("public.customers (DELETE): "),
+        "{planned}"
+    );
+    assert!(
+        text(&r).contains("apply_migration backs up: public.customers"),
+        "{}",
+        text(&r)
+    );
+
     // {name, sql}: a DELETE is backed up first; the expectation is met now.
     let r = call(
         &client,

@@ -47,6 +47,9 @@ pub struct PlanOutput {
     /// Rule ids of error findings that make apply_migration refuse unless passed in its
     /// `accept_lint`.
     pub blocked_by_lint: Vec<String>,
+    /// Tables apply_migration would copy into the backup schema before destructive statements
+    /// (what `rollback` restores): `schema.table (reason): ~N rows, B bytes` (estimates now).
+    pub backups: Vec<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -122,6 +125,20 @@ impl PlanOutput {
                 .filter_map(|f| serde_json::to_value(f).ok())
                 .collect(),
             blocked_by_lint: p.blocked_by_lint.clone(),
+            backups: p
+                .dry_run
+                .iter()
+                .flat_map(|d| d.items.iter())
+                .flat_map(|i| i.backups.iter())
+                .map(|b| {
+                    let rows = if b.rows_estimate < 0 {
+                        "rows not yet estimated".to_string()
+                    } else {
+                        format!("~{} rows", b.rows_estimate)
+                    };
+                    format!("{} ({}): {rows}, {} bytes", b.table, b.reason, b.bytes)
+                })
+                .collect(),
         }
     }
 }
@@ -177,7 +194,13 @@ impl PgkeelServer {
         } else {
             format!(" after {} pending migration(s)", plan.pending_before.len())
         };
-        let lint = lint_summary(&plan);
+        let mut lint = lint_summary(&plan);
+        if !out.backups.is_empty() {
+            lint.push_str(&format!(
+                "\nBefore its destructive statements, apply_migration backs up: {}.\n",
+                out.backups.join("; ")
+            ));
+        }
         Ok(match &plan.failure {
             None => render::ok(
                 format!(
