@@ -168,6 +168,9 @@ new_project() {
     local dir=$1
     mkdir -p "$dir/migrations"
     printf '[migrations]\nfolders = ["migrations"]\n' >"$dir/pgkeel.toml"
+    # BENCH_PGKEEL_TOML: more settings (printf %b escapes), e.g. to measure `up` without its
+    # pre-/post-flight: '[lint]\nenabled = false\n[validate]\non_up = "off"\n'.
+    printf '%b' "${BENCH_PGKEEL_TOML:-}" >>"$dir/pgkeel.toml"
 }
 
 # pgkeel with the project's config, an explicit database, no log file.
