@@ -2,62 +2,26 @@
 //! postgres processes from the machine's PostgreSQL binaries, in temporary projects. Every test
 //! stops its clusters at the end, also when it fails (see [`Stopper`]).
 
+mod cli_support;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cli_support::{bare_command, isolate, run_command, Run, BIN};
 use pgkeel_testkit::Project;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pgkeel");
-
-/// Variables that would point pgkeel elsewhere; removed for every run.
-const CONFIG_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGKEEL_DATABASE_URL",
-    "PGKEEL_CONFIG",
-    "PGKEEL_MIGRATIONS",
-    "PGKEEL_LOG_FILE",
-    "PGKEEL_LOG",
-    "PGKEEL_DEV_BIN_DIR",
-    "PGKEEL_DEV_PORT",
-    "PGKEEL_DEV_AUTO",
-    "PGDATA",
-    "PGPORT",
-];
+/// Variables of the PostgreSQL server programs the dev database runs, removed for every run on
+/// top of [`cli_support::CONFIG_ENV`] (only these tests start clusters).
+const SERVER_ENV: &[&str] = &["PGDATA", "PGPORT"];
 
 /// Who runs pgkeel: the test's own user (root here), or `nobody` through setpriv.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum As {
     Me,
     Nobody,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "{}", self);
-        self
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self))
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 /// A temporary project with one migration, reachable by the server's OS account.
@@ -96,7 +60,7 @@ impl Proj {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut c = match self.who {
-            As::Me => Command::new(BIN),
+            As::Me => bare_command(self.root()),
             As::Nobody => {
                 let mut c = Command::new("setpriv");
                 c.args([
@@ -106,26 +70,20 @@ impl Proj {
                     "--",
                     BIN,
                 ]);
+                isolate(&mut c, self.root());
                 c.env("HOME", self.root()).env("USER", "nobody");
                 c
             }
         };
-        c.current_dir(self.root());
-        for v in CONFIG_ENV {
+        for v in SERVER_ENV {
             c.env_remove(v);
         }
-        c.env("NO_COLOR", "1").stdin(Stdio::null());
         c.args(["--log-file", "off"]).args(args);
         c
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        let out: Output = self.command(args).output().expect("run pgkeel");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_command(self.command(args))
     }
 
     /// Stops this project's cluster when dropped.
@@ -138,7 +96,7 @@ impl Proj {
     }
 
     fn status(&self) -> Value {
-        self.run(&["--json", "dev", "status"]).ok().json()["result"].clone()
+        self.run(&["--json", "dev", "status"]).expect(0).json()["result"].clone()
     }
 }
 
@@ -222,7 +180,7 @@ async fn start_status_url_reset_stop_as_root() {
     let p = Proj::new(As::Me);
     let _stop = p.stopper();
 
-    let started = p.run(&["--json", "dev", "start"]).ok().json();
+    let started = p.run(&["--json", "dev", "start"]).expect(0).json();
     let r = &started["result"];
     assert_eq!(started["command"], "dev start");
     assert_eq!(r["initialized"], true);
@@ -232,7 +190,7 @@ async fn start_status_url_reset_stop_as_root() {
     assert_eq!(r["url"], url.as_str());
 
     // Again: already running, nothing created.
-    let again = p.run(&["--json", "dev", "start"]).ok().json();
+    let again = p.run(&["--json", "dev", "start"]).expect(0).json();
     assert_eq!(again["result"]["started"], false);
     assert_eq!(again["result"]["initialized"], false);
 
@@ -252,12 +210,12 @@ async fn start_status_url_reset_stop_as_root() {
         std::fs::metadata(p.data()).unwrap().uid(),
         uid_of(&server_account())
     );
-    let text = p.run(&["dev", "status"]).ok();
+    let text = p.run(&["dev", "status"]).expect(0);
     assert!(text.stdout.starts_with("dev database running"), "{text}");
     assert!(text.stdout.contains(&url), "{text}");
 
     // `dev url` prints only the URL.
-    assert_eq!(p.run(&["dev", "url"]).ok().stdout, format!("{url}\n"));
+    assert_eq!(p.run(&["dev", "url"]).expect(0).stdout, format!("{url}\n"));
 
     // Loopback only, trust, the socket inside .pgkeel/dev.
     let c = connect(&url).await;
@@ -278,7 +236,7 @@ async fn start_status_url_reset_stop_as_root() {
     drop(c);
 
     // No URL configured: commands use the dev database and say so in one stderr line.
-    let st = p.run(&["status"]).ok();
+    let st = p.run(&["status"]).expect(0);
     assert_eq!(
         st.stderr,
         format!(
@@ -287,7 +245,7 @@ async fn start_status_url_reset_stop_as_root() {
         "{st}"
     );
     assert!(st.stdout.contains("1 pending"), "{st}");
-    p.run(&["up"]).ok();
+    p.run(&["up"]).expect(0);
     let c = connect(&url).await;
     c.batch_execute("insert into things values (1, 'kept?')")
         .await
@@ -295,7 +253,7 @@ async fn start_status_url_reset_stop_as_root() {
     drop(c);
 
     // reset: the database is dropped and recreated, migrations applied again.
-    let reset = p.run(&["--json", "dev", "reset"]).ok().json();
+    let reset = p.run(&["--json", "dev", "reset"]).expect(0).json();
     assert_eq!(
         reset["result"]["up"]["applied"].as_array().unwrap().len(),
         1
@@ -305,17 +263,20 @@ async fn start_status_url_reset_stop_as_root() {
     assert_eq!(one(&c, "select count(*) from things").await, "0");
     drop(c);
 
-    let stopped = p.run(&["dev", "stop"]).ok();
+    let stopped = p.run(&["dev", "stop"]).expect(0);
     assert_eq!(stopped.stdout, "dev database stopped\n");
     assert_eq!(p.status()["running"], false);
     assert!(process_gone(pid));
     assert_eq!(
-        p.run(&["dev", "stop"]).ok().stdout,
+        p.run(&["dev", "stop"]).expect(0).stdout,
         "dev database was not running\n"
     );
 
     // `reset --hard`: a new cluster; the remembered port is reused.
-    let hard = p.run(&["--json", "dev", "reset", "--hard"]).ok().json();
+    let hard = p
+        .run(&["--json", "dev", "reset", "--hard"])
+        .expect(0)
+        .json();
     assert_eq!(hard["result"]["start"]["initialized"], true);
     assert_eq!(hard["result"]["start"]["port"], port);
     let c = connect(&url).await;
@@ -332,7 +293,7 @@ async fn an_ordinary_user_runs_the_cluster_as_itself() {
     }
     let p = Proj::new(As::Nobody);
     let _stop = p.stopper();
-    let url = p.run(&["dev", "url"]).ok();
+    let url = p.run(&["dev", "url"]).expect(0);
     let url = url.stdout.trim().to_string();
     assert!(url.starts_with("postgres://postgres@127.0.0.1:"), "{url}");
     let s = p.status();
@@ -340,12 +301,12 @@ async fn an_ordinary_user_runs_the_cluster_as_itself() {
     assert_eq!(s["os_user"], "nobody");
     assert_eq!(process_uid(s["pid"].as_u64().unwrap()), uid_of("nobody"));
     assert_eq!(std::fs::metadata(p.data()).unwrap().uid(), uid_of("nobody"));
-    let up = p.run(&["up"]).ok();
+    let up = p.run(&["up"]).expect(0);
     assert!(up.stderr.contains("using the dev database"), "{up}");
     let c = connect(&url).await;
     assert_eq!(one(&c, "select count(*) from things").await, "0");
     drop(c);
-    p.run(&["dev", "stop"]).ok();
+    p.run(&["dev", "stop"]).expect(0);
     assert_eq!(p.status()["running"], false);
 }
 
@@ -353,7 +314,7 @@ async fn an_ordinary_user_runs_the_cluster_as_itself() {
 async fn a_killed_server_leaves_a_stale_pid_file_that_start_recovers() {
     let p = Proj::new(As::Me);
     let _stop = p.stopper();
-    p.run(&["dev", "start"]).ok();
+    p.run(&["dev", "start"]).expect(0);
     let pid = p.status()["pid"].as_u64().unwrap();
     let kill = Command::new("kill")
         .args(["-KILL", &pid.to_string()])
@@ -369,7 +330,7 @@ async fn a_killed_server_leaves_a_stale_pid_file_that_start_recovers() {
     assert_eq!(p.status()["running"], false);
 
     // Any command recovers: here `status` with no URL.
-    let st = p.run(&["status"]).ok();
+    let st = p.run(&["status"]).expect(0);
     assert!(st.stderr.contains("started it"), "{st}");
     let s = p.status();
     assert_eq!(s["running"], true);
@@ -384,7 +345,7 @@ async fn a_killed_server_leaves_a_stale_pid_file_that_start_recovers() {
     while !process_gone(pid) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let r = p.run(&["--json", "dev", "start"]).ok().json();
+    let r = p.run(&["--json", "dev", "start"]).expect(0).json();
     assert_eq!(r["result"]["recovered_stale_pid"], true);
     assert_eq!(r["result"]["started"], true);
 }
@@ -395,11 +356,11 @@ async fn two_projects_get_their_own_clusters_and_ports() {
     let b = Proj::new(As::Me);
     let _sa = a.stopper();
     let _sb = b.stopper();
-    let ra = a.run(&["--json", "dev", "start"]).ok().json();
-    let rb = b.run(&["--json", "dev", "start"]).ok().json();
+    let ra = a.run(&["--json", "dev", "start"]).expect(0).json();
+    let rb = b.run(&["--json", "dev", "start"]).expect(0).json();
     assert_ne!(ra["result"]["port"], rb["result"]["port"]);
     assert_ne!(ra["result"]["data_dir"], rb["result"]["data_dir"]);
-    a.run(&["dev", "stop"]).ok();
+    a.run(&["dev", "stop"]).expect(0);
     assert_eq!(a.status()["running"], false);
     assert_eq!(b.status()["running"], true);
 }
@@ -455,7 +416,10 @@ async fn a_cluster_of_another_major_version_needs_a_hard_reset() {
         p.run(&["--json", "dev", "start"]).json()["error"]["code"],
         "dev_version_mismatch"
     );
-    let hard = p.run(&["--json", "dev", "reset", "--hard"]).ok().json();
+    let hard = p
+        .run(&["--json", "dev", "reset", "--hard"])
+        .expect(0)
+        .json();
     assert_eq!(hard["result"]["up"]["applied"].as_array().unwrap().len(), 1);
     assert_eq!(p.status()["running"], true);
 }
@@ -481,17 +445,17 @@ fn serve_uses_the_dev_database_and_says_so_on_stderr_only() {
 fn a_taken_port_is_replaced_by_a_free_one() {
     let p = Proj::new(As::Me);
     let _stop = p.stopper();
-    let first = p.run(&["--json", "dev", "start"]).ok().json()["result"]["port"]
+    let first = p.run(&["--json", "dev", "start"]).expect(0).json()["result"]["port"]
         .as_u64()
         .unwrap();
-    p.run(&["dev", "stop"]).ok();
+    p.run(&["dev", "stop"]).expect(0);
     // Another program takes the port the cluster used last time.
     let _taken = std::net::TcpListener::bind(("127.0.0.1", first as u16)).unwrap();
-    let again = p.run(&["--json", "dev", "start"]).ok().json();
+    let again = p.run(&["--json", "dev", "start"]).expect(0).json();
     let second = again["result"]["port"].as_u64().unwrap();
     assert_ne!(first, second);
     assert_eq!(
-        p.run(&["dev", "url"]).ok().stdout.trim(),
+        p.run(&["dev", "url"]).expect(0).stdout.trim(),
         format!("postgres://postgres@127.0.0.1:{second}/pgkeel")
     );
 }

@@ -3,87 +3,21 @@
 //! applies it, the history mirror, the refusal on a real Supabase database, `pgkeel adopt
 //! supabase`, and the seed. Each test has a database of its own ([`TestDb`]).
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod cli_support;
 
-use pgkeel_testkit::{Project, TestDb};
-use serde_json::Value;
+use std::path::Path;
+
+use cli_support::Ctx;
+use pgkeel_testkit::Project;
 use tokio_postgres::Client;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pgkeel");
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/supabase");
 
-const CONFIG_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGKEEL_DATABASE_URL",
-    "PGKEEL_CONFIG",
-    "PGKEEL_MIGRATIONS",
-    "PGKEEL_HISTORY_SCHEMA",
-    "PGKEEL_LOG_FILE",
-    "PGKEEL_STRICT",
-    "PGKEEL_ALLOW_OUT_OF_ORDER",
-];
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-    #[track_caller]
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
-    }
-}
-
 /// A project holding a copy of the fixture, and a database of its own.
-struct Ctx {
-    project: Project,
-    db: TestDb,
-}
-
-impl Ctx {
-    async fn new() -> Ctx {
-        let project = Project::new();
-        copy_dir(Path::new(FIXTURE), project.root());
-        Ctx {
-            project,
-            db: TestDb::new().await,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let mut c = Command::new(BIN);
-        c.current_dir(self.project.root());
-        for v in CONFIG_ENV {
-            c.env_remove(v);
-        }
-        c.env("NO_COLOR", "1").stdin(Stdio::null());
-        c.args(["--database-url", &self.db.url, "--log-file", "off"]);
-        c.args(args);
-        Run::from(c.output().expect("run pgkeel"))
-    }
-
-    async fn client(&self) -> Client {
-        self.db.client().await
-    }
+async fn fixture_ctx() -> Ctx {
+    let project = Project::new();
+    copy_dir(Path::new(FIXTURE), project.root());
+    Ctx::with_project(project).await
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -156,7 +90,7 @@ fn claims(sub: &str, email: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_then_up_applies_supabase_migrations_and_rls_behaves_as_on_supabase() {
-    let ctx = Ctx::new().await;
+    let ctx = fixture_ctx().await;
     let r = ctx.run(&["supabase", "bootstrap"]).expect(0);
     assert!(r.stdout.contains("bootstrap 1 applied"), "{}", r.stdout);
     // Idempotent: the second run changes nothing.
@@ -405,7 +339,7 @@ async fn bootstrap_then_up_applies_supabase_migrations_and_rls_behaves_as_on_sup
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_refuses_a_real_supabase_database_unless_forced() {
-    let ctx = Ctx::new().await;
+    let ctx = fixture_ctx().await;
     let c = ctx.client().await;
     // GoTrue's own migration table with rows, as on a Supabase database.
     c.batch_execute(
@@ -446,7 +380,7 @@ async fn bootstrap_refuses_a_real_supabase_database_unless_forced() {
     );
 
     // A real (non stand-in) Supabase extension is another sign.
-    let ctx2 = Ctx::new().await;
+    let ctx2 = fixture_ctx().await;
     let c2 = ctx2.client().await;
     c2.batch_execute(
         "INSERT INTO pg_extension (oid, extname, extowner, extnamespace, extrelocatable, extversion) \
@@ -462,7 +396,7 @@ async fn bootstrap_refuses_a_real_supabase_database_unless_forced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adopt_supabase_imports_the_cli_history_and_reports_mismatches() {
-    let ctx = Ctx::new().await;
+    let ctx = fixture_ctx().await;
     ctx.run(&["supabase", "bootstrap"]).expect(0);
     let c = ctx.client().await;
     // A history written by the Supabase CLI only: the first three migrations ran, recorded with

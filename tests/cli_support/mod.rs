@@ -28,6 +28,10 @@ pub const CONFIG_ENV: &[&str] = &[
     "PGKEEL_LOCK_TIMEOUT",
     "PGKEEL_STATEMENT_TIMEOUT",
     "PGKEEL_ROLLBACK_KEY",
+    // Without a URL pgkeel falls back to the dev database, which these configure.
+    "PGKEEL_DEV_AUTO",
+    "PGKEEL_DEV_BIN_DIR",
+    "PGKEEL_DEV_PORT",
 ];
 
 /// The outcome of one run of the binary.
@@ -74,16 +78,22 @@ impl std::fmt::Display for Run {
     }
 }
 
-/// The binary in `root` with a clean configuration environment, no colour and no stdin, and no
-/// `--log-file` yet: for the tests that choose their own log file.
-pub fn bare_command(root: &Path) -> Command {
-    let mut c = Command::new(BIN);
+/// Run `c` in `root` with a clean configuration environment, no colour and no stdin. `c` is the
+/// binary itself or a launcher that runs it (such as `setpriv … -- BIN`).
+pub fn isolate(c: &mut Command, root: &Path) {
     c.current_dir(root);
     for v in CONFIG_ENV {
         c.env_remove(v);
     }
     c.env("NO_COLOR", "1");
     c.stdin(Stdio::null());
+}
+
+/// The binary in `root` ([`isolate`]d), and no `--log-file` yet: for the tests that choose their
+/// own log file.
+pub fn bare_command(root: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    isolate(&mut c, root);
     c
 }
 
