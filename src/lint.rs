@@ -10,7 +10,7 @@ use pgkeel_engine::Config;
 use serde_json::json;
 
 use crate::exit::Exit;
-use crate::output::Out;
+use crate::output::{outln, Out};
 
 /// Lint `paths` (relative to `cwd`), or every discovered migration when there are none.
 pub fn run(
@@ -64,8 +64,7 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
     if errors > 0 {
         text.push_str("\nerrors block `pgkeel up` until the SQL is fixed, the rule is accepted for a run (`pgkeel up --accept-lint RULE`), or a `-- squawk-ignore RULE` comment precedes the statement");
     }
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    outln!("{text}");
     code.into()
 }
 

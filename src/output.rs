@@ -26,6 +26,7 @@ macro_rules! outln {
         let _ = writeln!(std::io::stdout().lock(), $($t)*);
     }};
 }
+pub(crate) use outln;
 
 /// How many applied migrations `status` lists without `--all`.
 const RECENT_APPLIED: usize = 3;

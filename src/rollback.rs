@@ -10,7 +10,7 @@ use pgkeel_engine::Migrator;
 use serde_json::json;
 
 use crate::exit::Exit;
-use crate::output::Out;
+use crate::output::{outln, Out};
 
 /// What the command line asked for.
 pub struct Args {
@@ -19,13 +19,6 @@ pub struct Args {
     pub plan: bool,
     pub confirm: Option<String>,
     pub force_expired: bool,
-}
-
-/// `println!` that ignores a closed stdout.
-macro_rules! outln {
-    ($($t:tt)*) => {{
-        let _ = writeln!(std::io::stdout().lock(), $($t)*);
-    }};
 }
 
 pub async fn run(migrator: &Migrator, args: Args, out: &Out, json: bool) -> ExitCode {

@@ -1,7 +1,6 @@
 //! `pgkeel validate` and the validation part of `up`'s output (the work is the engine's:
 //! pgkeel_engine::validate).
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use pgkeel_engine::migrator::UpReport;
@@ -10,14 +9,7 @@ use pgkeel_engine::Migrator;
 use serde_json::json;
 
 use crate::exit::Exit;
-use crate::output::Out;
-
-/// `println!` that ignores a closed stdout (`pgkeel validate | head`).
-macro_rules! outln {
-    ($($t:tt)*) => {{
-        let _ = writeln!(std::io::stdout().lock(), $($t)*);
-    }};
-}
+use crate::output::{outln, Out};
 
 pub async fn run(migrator: &Migrator, checks: Vec<String>, out: &Out, json: bool) -> ExitCode {
     let opts = ValidateOptions {
