@@ -23,7 +23,7 @@ pub fn run(
     let result = if paths.is_empty() {
         files::lint_discovered(config, &config.lint)
     } else {
-        files::lint_files(cwd, paths, &config.lint)
+        files::lint_files(cwd, paths, config, &config.lint)
     };
     match result {
         Ok(report) => render(&report, config.lint.enabled, out, json),
@@ -34,6 +34,7 @@ pub fn run(
 fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
     let errors = count(&r.findings, Severity::Error);
     let warnings = count(&r.findings, Severity::Warning);
+    let infos = count(&r.findings, Severity::Info);
     let code = if errors > 0 { Exit::Check } else { Exit::Ok };
     if json {
         out.print_json(&out.document(
@@ -44,6 +45,8 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
                 "findings": r.findings,
                 "errors": errors,
                 "warnings": warnings,
+                "infos": infos,
+                "context": OFFLINE,
             }),
         ));
         return code.into();
@@ -56,7 +59,7 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
         "lint is off ([lint] enabled = false in pgkeel.toml)".to_string()
     } else {
         format!(
-            "{} file(s) linted: {errors} error(s), {warnings} warning(s)",
+            "{} file(s) linted: {errors} error(s), {warnings} warning(s), {infos} info\n{OFFLINE}",
             r.files.len()
         )
     };
@@ -67,6 +70,9 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
     outln!("{text}");
     code.into()
 }
+
+/// What `pgkeel lint` judges by (see pgkeel_engine::lint::context).
+const OFFLINE: &str = "judged offline, as one run of these files in order: what the run creates counts, table sizes are not known (`pgkeel up --dry-run` and `plan_migration` judge the pending migrations against the database)";
 
 fn count(findings: &[LintFinding], s: Severity) -> usize {
     findings.iter().filter(|f| f.severity == s).count()
@@ -79,6 +85,12 @@ pub fn finding_lines(f: &LintFinding) -> String {
         s.push_str(" (down)");
     }
     s.push('\n');
+    if let Some(r) = &f.reason {
+        s.push_str(&format!("  why: {r}\n"));
+    }
+    if f.severity == Severity::Info {
+        return s;
+    }
     if let Some(h) = &f.help {
         s.push_str(&format!("  help: {h}\n"));
     }

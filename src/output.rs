@@ -13,6 +13,7 @@ use pgkeel_engine::db::query::QueryOutput;
 use pgkeel_engine::migrator::{StatusReport, UpReport};
 use pgkeel_engine::plan::State;
 use pgkeel_engine::typegen::{GeneratedTypes, TypesCheck};
+use pgkeel_engine::validate::Severity;
 use pgkeel_engine::Error;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -271,8 +272,16 @@ impl Out {
         for w in r.warnings.iter().chain(&r.parse_warnings) {
             eprintln!("warning: {}: {}", w.path, w.message);
         }
-        for f in &r.lint {
+        for f in r.lint.iter().filter(|f| f.severity != Severity::Info) {
             eprint!("{}", crate::lint::finding_lines(f));
+        }
+        let info = r
+            .lint
+            .iter()
+            .filter(|f| f.severity == Severity::Info)
+            .count();
+        if info > 0 {
+            eprintln!("lint: {info} info finding(s) not hazards here (created earlier in this run, absent, or small tables); `pgkeel lint` lists them");
         }
         if let Some(d) = &r.dry_run_result {
             for item in &d.items {

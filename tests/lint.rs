@@ -9,13 +9,17 @@ use serde_json::Value;
 
 const CLEAN: &str =
     "create table users (id bigint generated always as identity primary key, email text, legacy text);\n";
-/// Line 2: an error (ban-drop-column at 2:19); line 3: a warning (prefer-bigint-over-int).
-const RISKY: &str = "-- drop what is no longer read\nalter table users drop column legacy;\nalter table users add column score int;\n";
+/// Line 2: an error (ban-drop-column at 2:22 on `accounts`, a table the run does not create and,
+/// with backups off, nothing backs up); line 3: a warning (prefer-bigint-over-int).
+const RISKY: &str = "-- drop what is no longer read\nalter table accounts drop column legacy;\nalter table accounts add column score int;\n";
+
+/// A statement_timeout keeps the require-statement-timeout warning out of these tests; with
+/// backups off, dropping a column of a table with rows stays an error in context.
+const TOML: &str = "[apply]\nstatement_timeout = \"1min\"\n\n[backup]\nenabled = false\n";
 
 fn project() -> Project {
     let p = Project::new();
-    // A statement_timeout keeps the require-statement-timeout warning out of these tests.
-    p.write("pgkeel.toml", "[apply]\nstatement_timeout = \"1min\"\n");
+    p.write("pgkeel.toml", TOML);
     p.write("migrations/001_users.sql", CLEAN);
     p.write("migrations/002_risky.sql", RISKY);
     p
@@ -26,11 +30,11 @@ fn lint_prints_findings_with_positions_and_help_and_exits_3_on_errors() {
     let p = project();
     // No database anywhere: lint reads files only.
     let r = run(p.root(), &["lint"]).expect(3);
-    let want_error = "migrations/002_risky.sql:2:19: error ban-drop-column: Dropping a column may break existing clients.";
+    let want_error = "migrations/002_risky.sql:2:22: error ban-drop-column: Dropping a column may break existing clients.";
     assert!(r.stdout.contains(want_error), "{r}");
     assert!(
         r.stdout
-            .contains("migrations/002_risky.sql:3:36: warning prefer-bigint-over-int:"),
+            .contains("migrations/002_risky.sql:3:39: warning prefer-bigint-over-int:"),
         "{r}"
     );
     let lines: Vec<&str> = r.stdout.lines().collect();
@@ -80,13 +84,20 @@ fn lint_json_lists_every_finding() {
         (&f["line"], &f["column"], &f["end_line"], &f["end_column"]),
         (
             &Value::from(2),
-            &Value::from(19),
+            &Value::from(22),
             &Value::from(2),
-            &Value::from(37)
+            &Value::from(40)
         )
     );
     assert_eq!(f["part"], "up");
     assert!(f.get("help").is_none(), "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("offline"),
+        "{f}"
+    );
     let w = &doc["findings"][1];
     assert_eq!(w["rule"], "prefer-bigint-over-int");
     assert_eq!(w["severity"], "warning");
@@ -172,15 +183,33 @@ async fn applied(db: &TestDb) -> Vec<String> {
     .collect()
 }
 
+/// `accounts` with rows, made outside the migrations (as in a database that predates them).
+async fn accounts(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE accounts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, legacy text);
+             INSERT INTO accounts (legacy) VALUES ('a'), ('b'), ('c');",
+        )
+        .await
+        .expect("accounts");
+}
+
 #[tokio::test]
 async fn up_is_blocked_by_lint_errors_until_accepted() {
     let p = project();
     let db = TestDb::new().await;
+    accounts(&db).await;
 
     let r = run_db(p.root(), &db, &["up"]).expect(4);
     assert!(
         r.stderr
-            .contains("migrations/002_risky.sql:2:19 ban-drop-column"),
+            .contains("migrations/002_risky.sql:2:22 ban-drop-column"),
+        "{r}"
+    );
+    assert!(
+        r.stderr
+            .contains("why: accounts has 3 rows and no automatic backup is taken"),
         "{r}"
     );
     assert!(
@@ -205,14 +234,14 @@ async fn up_is_blocked_by_lint_errors_until_accepted() {
     let r = run_db(p.root(), &db, &["up", "--accept-lint", "ban-drop-column"]).expect(0);
     assert!(
         r.stderr
-            .contains("migrations/002_risky.sql:3:36: warning prefer-bigint-over-int:"),
+            .contains("migrations/002_risky.sql:3:39: warning prefer-bigint-over-int:"),
         "{r}"
     );
     assert_eq!(applied(&db).await, ["001", "002"]);
     let c = db.client().await;
     let legacy: i64 = c
         .query_one(
-            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'legacy'",
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'legacy'",
             &[],
         )
         .await
@@ -225,22 +254,17 @@ async fn up_is_blocked_by_lint_errors_until_accepted() {
 async fn lint_since_and_block_false_let_older_migrations_run() {
     let p = project();
     let db = TestDb::new().await;
-    p.write(
-        "pgkeel.toml",
-        "[apply]\nstatement_timeout = \"1min\"\n\n[lint]\nsince = \"003\"\n",
-    );
+    accounts(&db).await;
+    p.write("pgkeel.toml", format!("{TOML}\n[lint]\nsince = \"003\"\n"));
     let r = run_db(p.root(), &db, &["--json", "up"]).expect(0);
     let doc = r.json();
     assert_eq!(doc["lint"][0]["rule"], "ban-drop-column", "{r}");
     assert_eq!(applied(&db).await, ["001", "002"]);
 
     // A new migration at or after `since` is held to the rules.
-    p.write("migrations/003_more.sql", "drop table users;\n");
+    p.write("migrations/003_more.sql", "drop table accounts;\n");
     run_db(p.root(), &db, &["up"]).expect(4);
-    p.write(
-        "pgkeel.toml",
-        "[apply]\nstatement_timeout = \"1min\"\n\n[lint]\nblock = false\n",
-    );
+    p.write("pgkeel.toml", format!("{TOML}\n[lint]\nblock = false\n"));
     run_db(p.root(), &db, &["up"]).expect(0);
     assert_eq!(applied(&db).await, ["001", "002", "003"]);
 }

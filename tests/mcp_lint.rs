@@ -1,6 +1,7 @@
 //! Lint in the MCP tools, through rmcp's client over stdio on a real database: plan_migration
 //! shows the findings, apply_migration refuses unaccepted error findings without writing a file
-//! or a history row, and applies with `accept_lint`.
+//! or a history row, and applies with `accept_lint`. The risky migration drops a column of a
+//! table that holds rows, with backups off, so it is a true hazard in context.
 
 mod mcp_support;
 use mcp_support::{call, is_error, structured, text};
@@ -56,6 +57,19 @@ async fn history_rows(db: &TestDb) -> i64 {
         .get(0)
 }
 
+/// Backups off: dropping a column of a table with rows is then an error in context.
+const TOML: &str = "[apply]\nstatement_timeout = \"1min\"\n\n[backup]\nenabled = false\n";
+
+async fn fill_customers(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO customers (legacy) SELECT 'x' || g FROM generate_series(1, 3) g",
+        )
+        .await
+        .expect("rows in customers");
+}
+
 const RISKY: &str =
     "ALTER TABLE customers DROP COLUMN legacy;\nALTER TABLE customers ADD COLUMN score int;\n";
 
@@ -63,7 +77,7 @@ const RISKY: &str =
 async fn plan_shows_lint_and_apply_is_blocked_until_accepted() {
     let db = TestDb::new().await;
     let p = Project::new();
-    p.write("pgkeel.toml", "[apply]\nstatement_timeout = \"1min\"\n");
+    p.write("pgkeel.toml", TOML);
     p.write(
         "migrations/001_customers.sql",
         "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, legacy text);\n",
@@ -71,6 +85,7 @@ async fn plan_shows_lint_and_apply_is_blocked_until_accepted() {
     let client = stdio(&p, &db).await;
     let r = call(&client, "apply_migration", json!({"version": "001"})).await;
     assert!(!is_error(&r), "{}", text(&r));
+    fill_customers(&db).await;
 
     // plan_migration: the findings with exact positions, and what would block.
     let plan = call(
@@ -154,13 +169,16 @@ async fn plan_shows_lint_and_apply_is_blocked_until_accepted() {
 async fn apply_by_version_is_blocked_until_accepted() {
     let db = TestDb::new().await;
     let p = Project::new();
-    p.write("pgkeel.toml", "[apply]\nstatement_timeout = \"1min\"\n");
+    p.write("pgkeel.toml", TOML);
     p.write(
         "migrations/001_customers.sql",
         "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, legacy text);\n",
     );
-    p.write("migrations/002_risky.sql", RISKY);
     let client = stdio(&p, &db).await;
+    let r = call(&client, "apply_migration", json!({"version": "001"})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    fill_customers(&db).await;
+    p.write("migrations/002_risky.sql", RISKY);
     let r = call(&client, "apply_migration", json!({"version": "002"})).await;
     assert!(is_error(&r), "{}", text(&r));
     assert_eq!(structured(&r)["error"]["code"], "lint_blocked");
@@ -172,6 +190,6 @@ async fn apply_by_version_is_blocked_until_accepted() {
     )
     .await;
     assert!(!is_error(&r), "{}", text(&r));
-    assert_eq!(structured(&r)["applied"], json!(["001", "002"]));
+    assert_eq!(structured(&r)["applied"], json!(["002"]));
     client.cancel().await.ok();
 }

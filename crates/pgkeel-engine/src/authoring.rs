@@ -123,13 +123,7 @@ impl Migrator {
             &mut report,
         )
         .await?;
-        let to_run: Vec<&Migration> = report
-            .planned
-            .iter()
-            .filter_map(|p| Version::parse(p))
-            .filter_map(|p| checked.discovered.find(&p))
-            .collect();
-        let (_, lint_blocking) = crate::lint::lint_blocking(to_run, &self.config.lint, &[]);
+        let lint_blocking = crate::lint::lint_blocking(&report.lint, &self.config.lint, &[]);
         let prepared = checked
             .migration
             .prepare()

@@ -240,6 +240,35 @@ impl Migrator {
         })
     }
 
+    /// Lint the migrations about to run as one run, judged against the live database (see
+    /// crate::lint::context). When the sizes cannot be read, the findings are judged as offline
+    /// (their levels kept) and a note says why.
+    pub(crate) async fn lint_in_context(
+        &self,
+        client: &tokio_postgres::Client,
+        prepared: &[(&crate::migration::Migration, Prepared, String, usize)],
+    ) -> Vec<crate::lint::LintFinding> {
+        let s = &self.config.lint;
+        let run =
+            crate::lint::RunLint::new(
+                prepared.iter().map(|(m, p, _, resume)| {
+                    crate::lint::RunItem::offline(m, s).with_backups(
+                        &crate::backup::plan::job_targets(&self.config.backup, p, *resume),
+                    )
+                }),
+                s,
+            )
+            .with_backup_window(self.config.backup.window);
+        let lookups = run.lookups();
+        match crate::lint::live::gather(client, &lookups, self.config.lock_timeout).await {
+            Ok(live) => run.judge(Some(&live), s),
+            Err(e) => {
+                tracing::warn!("lint could not read table sizes, so it judges offline: {e}");
+                run.judge(None, s)
+            }
+        }
+    }
+
     pub(crate) async fn take_lock(&self) -> Result<MigrationLock> {
         let conn = self.connect("lock").await?;
         MigrationLock::acquire(
@@ -403,8 +432,11 @@ impl Migrator {
         }
         // Lint pre-flight: unaccepted error findings stop the run here, before anything runs
         // (`accept_lint: None`, for a plan, only reports).
-        let lint = prepared.iter().map(|(m, ..)| *m);
-        report.lint = crate::lint::preflight(lint, &self.config.lint, accept_lint)?;
+        report.lint = crate::lint::preflight(
+            self.lint_in_context(&conn.client, &prepared).await,
+            &self.config.lint,
+            accept_lint,
+        )?;
         report.planned = prepared
             .iter()
             .map(|(m, ..)| m.version.to_string())

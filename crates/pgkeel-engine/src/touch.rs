@@ -326,8 +326,22 @@ fn push_path(out: &mut Vec<Touch>, path: Option<ast::Path>, effect: Effect) {
     });
 }
 
+/// (schema, name) of a defining `name` or `schema.name` (CREATE TABLE, CREATE INDEX …); `None`
+/// when it has no name.
+pub(crate) fn path_names(path: &ast::Path) -> Option<(Option<String>, String)> {
+    let name = ast::normalize_name_node(path.segment()?.syntax());
+    if name.is_empty() {
+        return None;
+    }
+    let schema = path
+        .qualifier()
+        .and_then(|q| q.segment())
+        .map(|s| ast::normalize_name_node(s.syntax()));
+    Some((schema, name))
+}
+
 /// (schema, name) of `name` or `schema.name`; a three-part `db.schema.name` keeps the last two.
-fn path_ref_names(path: &ast::PathRef) -> Option<(Option<String>, String)> {
+pub(crate) fn path_ref_names(path: &ast::PathRef) -> Option<(Option<String>, String)> {
     let name = ast::normalize_name_node(path.segment()?.syntax());
     if name.is_empty() {
         return None;

@@ -185,6 +185,18 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `48h`, `7d`, `90m`, `30s`: the largest unit that divides the duration exactly.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".into(),
+        s if s.is_multiple_of(86_400) && s >= 7 * 86_400 => format!("{}d", s / 86_400),
+        s if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        s if s.is_multiple_of(60) => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,6 +126,33 @@ fn scrub(message: &str, password: Option<&str>) -> String {
 
 /// A one-line description of a driver error: SQLSTATE, message, detail and hint for server
 /// errors; the error and its causes otherwise.
+/// Start a READ ONLY transaction that waits at most `lock_timeout` (the migrations' own, zero =
+/// none) capped at `cap` for a lock, and runs at most `statement_timeout` (a PostgreSQL duration
+/// text) per statement: for reads that must never hold up a run behind another session's lock.
+/// `what` names the reader in errors. The caller ends it (ROLLBACK).
+pub async fn begin_bounded_read(
+    client: &tokio_postgres::Client,
+    lock_timeout: std::time::Duration,
+    cap: std::time::Duration,
+    statement_timeout: &str,
+    what: &str,
+) -> crate::error::Result<()> {
+    let lock_ms = if lock_timeout.is_zero() {
+        cap
+    } else {
+        lock_timeout.min(cap)
+    }
+    .as_millis()
+    .max(1);
+    client
+        .batch_execute(&format!(
+            "BEGIN READ ONLY; SET LOCAL lock_timeout = '{lock_ms}ms'; \
+             SET LOCAL statement_timeout = '{statement_timeout}'"
+        ))
+        .await
+        .map_err(|e| crate::error::Error::db(format!("starting the {what} transaction"), e))
+}
+
 pub fn describe_pg_error(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         let mut s = format!("{} {}: {}", db.severity(), db.code().code(), db.message());

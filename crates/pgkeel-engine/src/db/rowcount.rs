@@ -76,20 +76,14 @@ pub async fn count(
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let lock_ms = if lock_timeout.is_zero() {
-        COUNT_LOCK_TIMEOUT
-    } else {
-        lock_timeout.min(COUNT_LOCK_TIMEOUT)
-    }
-    .as_millis()
-    .max(1);
-    client
-        .batch_execute(&format!(
-            "BEGIN READ ONLY; SET LOCAL lock_timeout = '{lock_ms}ms'; \
-             SET LOCAL statement_timeout = '{COUNT_STATEMENT_TIMEOUT}'"
-        ))
-        .await
-        .map_err(|e| Error::db("starting the row-count transaction", e))?;
+    crate::db::begin_bounded_read(
+        client,
+        lock_timeout,
+        COUNT_LOCK_TIMEOUT,
+        COUNT_STATEMENT_TIMEOUT,
+        "row-count",
+    )
+    .await?;
     let counted = count_in_transaction(client, targets).await;
     let ended = client
         .batch_execute("ROLLBACK")

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{lint_all, lint_migration, LintFinding, LintSettings};
+use super::{LintFinding, LintSettings, RunItem, RunLint};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::migration::Migration;
@@ -25,17 +25,44 @@ pub fn lint_discovered(config: &Config, s: &LintSettings) -> Result<LintReport> 
             .iter()
             .map(|m| m.path.clone())
             .collect(),
-        findings: lint_all(&discovered.migrations, s),
+        findings: judge_offline(discovered.migrations.iter().map(|m| (m, true)), config, s),
     })
+}
+
+/// Lint `migrations` as one run, offline: what the run creates counts (see
+/// [`super::context`]), table sizes are unknown, and the automatic backups `[backup]` would take
+/// are known from the SQL. `(migration, named)`: an unnamed file has no version for `since`.
+fn judge_offline<'a>(
+    migrations: impl IntoIterator<Item = (&'a Migration, bool)>,
+    config: &Config,
+    s: &LintSettings,
+) -> Vec<LintFinding> {
+    let items = migrations.into_iter().map(|(m, named)| {
+        let mut item = RunItem::offline(m, s);
+        item.older &= named;
+        match m.prepare() {
+            Ok(p) => item.with_backups(&crate::backup::plan::job_targets(&config.backup, &p, 0)),
+            Err(_) => item,
+        }
+    });
+    RunLint::new(items, s)
+        .with_backup_window(config.backup.window)
+        .judge(None, s)
 }
 
 /// Lint the named files: any `.sql` file, whether or not its name follows a naming scheme.
 /// Relative paths are resolved against `cwd` and shown as given.
-pub fn lint_files(cwd: &Path, paths: &[String], s: &LintSettings) -> Result<LintReport> {
+pub fn lint_files(
+    cwd: &Path,
+    paths: &[String],
+    config: &Config,
+    s: &LintSettings,
+) -> Result<LintReport> {
     let mut report = LintReport {
         files: Vec::new(),
         findings: Vec::new(),
     };
+    let mut read: Vec<(Migration, bool)> = Vec::new();
     for p in paths {
         let full = cwd.join(p);
         let bytes = std::fs::read(&full).map_err(|e| Error::io(&full, e))?;
@@ -43,15 +70,11 @@ pub fn lint_files(cwd: &Path, paths: &[String], s: &LintSettings) -> Result<Lint
             path: p.clone(),
             offset: e.utf8_error().valid_up_to(),
         })?;
-        let (m, named) = standalone(p, &text)?;
-        report.findings.extend(if named {
-            lint_migration(&m, s)
-        } else {
-            // No version: `[lint] since` cannot make it older.
-            super::lint_with(&m, s, false)
-        });
+        read.push(standalone(p, &text)?);
         report.files.push(p.clone());
     }
+    // The named files are one run, in the order given.
+    report.findings = judge_offline(read.iter().map(|(m, named)| (m, *named)), config, s);
     Ok(report)
 }
 

@@ -11,7 +11,9 @@
 //!
 //! Error findings block `up` and `apply_migration` unless accepted (see [`preflight`]).
 
+pub mod context;
 pub mod files;
+pub mod live;
 pub mod settings;
 pub mod squawk;
 
@@ -40,6 +42,13 @@ pub struct LintFinding {
     pub help: Option<String>,
     /// `up`, or `down` for the migration's down SQL.
     pub part: &'static str,
+    /// What decided the severity in context (see [`context`]): "created earlier in this run",
+    /// "0 rows", "about 2.3M rows, 1.1 GiB: …", "offline: …". `None`: squawk's own judgement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Byte offset of the finding in the file's normalised text.
+    #[serde(skip)]
+    pub offset: usize,
 }
 
 impl LintFinding {
@@ -62,36 +71,190 @@ impl std::fmt::Display for LintFinding {
     }
 }
 
-/// Lint one migration (its up part and its down SQL). Empty when `[lint] enabled = false`.
-/// In a migration older than `[lint] since`, error findings are reported as warnings.
+/// Lint one migration (its up part and its down SQL) on its own, offline. Empty when
+/// `[lint] enabled = false`. In a migration older than `[lint] since`, error findings are
+/// reported as warnings.
 pub fn lint_migration(m: &Migration, s: &LintSettings) -> Vec<LintFinding> {
-    let older = s.since.as_ref().is_some_and(|since| m.version < *since);
-    lint_with(m, s, older)
+    lint_all([m], s)
 }
 
-/// [`lint_migration`] with the `since` decision made by the caller (`older`: cap at warning).
-pub(crate) fn lint_with(m: &Migration, s: &LintSettings, older: bool) -> Vec<LintFinding> {
-    if !s.enabled {
-        return Vec::new();
-    }
-    let mut found = squawk::lint(m, s);
-    if older {
-        for f in &mut found {
-            f.severity = f.severity.min(Severity::Warning);
-        }
-    }
-    found
-}
-
-/// Lint several migrations, in order.
+/// Lint several migrations, in order, as one run judged offline (see [`RunLint`]).
 pub fn lint_all<'a>(
     migrations: impl IntoIterator<Item = &'a Migration>,
     s: &LintSettings,
 ) -> Vec<LintFinding> {
-    migrations
-        .into_iter()
-        .flat_map(|m| lint_migration(m, s))
-        .collect()
+    RunLint::new(migrations.into_iter().map(|m| RunItem::offline(m, s)), s).judge(None, s)
+}
+
+/// One migration of a run, for lint in context.
+#[derive(Debug, Clone)]
+pub struct RunItem<'a> {
+    pub migration: &'a Migration,
+    /// The tables the automatic backup copies before this migration runs.
+    pub backed_up: Vec<context::RelName>,
+    /// Older than `[lint] since`: error findings become warnings.
+    pub older: bool,
+}
+
+impl<'a> RunItem<'a> {
+    /// The item of `m` with no backup known and the `since` cap of `s`.
+    pub fn offline(m: &'a Migration, s: &LintSettings) -> RunItem<'a> {
+        RunItem {
+            migration: m,
+            backed_up: Vec::new(),
+            older: s.since.as_ref().is_some_and(|since| m.version < *since),
+        }
+    }
+
+    /// The tables of `targets` (backup::plan) as lint names them.
+    pub fn with_backups(mut self, targets: &[crate::backup::BackupTarget]) -> RunItem<'a> {
+        use crate::backup::TargetKind;
+        self.backed_up = targets
+            .iter()
+            .filter(|t| matches!(t.kind, TargetKind::Table | TargetKind::Referencing))
+            .map(|t| context::RelName::new(t.schema.as_deref(), &t.name))
+            .collect();
+        self
+    }
+}
+
+/// A run's migrations linted by squawk, waiting to be judged in context: first
+/// [`RunLint::lookups`] (what to ask the live database), then [`RunLint::judge`].
+#[derive(Debug)]
+pub struct RunLint<'a> {
+    items: Vec<(RunItem<'a>, Vec<LintFinding>, Vec<context::StmtFacts>)>,
+    /// `[backup] window`, for the reason of a finding the backup covers.
+    window: std::time::Duration,
+}
+
+impl<'a> RunLint<'a> {
+    pub fn new(items: impl IntoIterator<Item = RunItem<'a>>, s: &LintSettings) -> RunLint<'a> {
+        let items = items
+            .into_iter()
+            .map(|item| {
+                if s.enabled {
+                    let (found, facts) = squawk::lint_with_facts(item.migration, s);
+                    (item, found, facts)
+                } else {
+                    (item, Vec::new(), Vec::new())
+                }
+            })
+            .collect();
+        RunLint {
+            items,
+            window: crate::backup::settings::DEFAULT_WINDOW,
+        }
+    }
+
+    /// The `[backup] window` the findings name (default 48h).
+    pub fn with_backup_window(mut self, window: std::time::Duration) -> RunLint<'a> {
+        self.window = window;
+        self
+    }
+
+    /// The tables and indexes whose size decides a finding's level.
+    pub fn lookups(&self) -> context::Lookups {
+        let mut l = context::Lookups::default();
+        for (_, found, facts) in &self.items {
+            for f in found.iter().filter(|f| f.part == "up") {
+                let Some(rule) = squawk::rule(&f.rule) else {
+                    continue;
+                };
+                if !context::depends_on_table(rule) {
+                    continue;
+                }
+                let Some(st) = facts.iter().find(|st| st.range.contains(&f.offset)) else {
+                    continue;
+                };
+                for subject in &st.subjects {
+                    let (list, name) = match subject {
+                        context::Subject::Table(t) => (&mut l.tables, t),
+                        context::Subject::Index(i) => (&mut l.indexes, i),
+                    };
+                    if !list.contains(name) {
+                        list.push(name.clone());
+                    }
+                }
+            }
+        }
+        l
+    }
+
+    /// Judge every finding in run order (see [`context`]); `live`: `None` offline.
+    pub fn judge(self, live: Option<&context::LiveFacts>, s: &LintSettings) -> Vec<LintFinding> {
+        let mut judge = context::Judge::new(live, s.small_table_rows);
+        let window = crate::backup::settings::human_duration(self.window);
+        let mut out = Vec::new();
+        for (item, found, facts) in self.items {
+            let origin = format!("migration {}", item.migration.version);
+            let mut found = found.into_iter().peekable();
+            let mut judged: Vec<LintFinding> = Vec::new();
+            // Findings come in statement order within a part (squawk lints statement by
+            // statement); each statement's findings are judged before what it creates counts.
+            let mut up: Vec<LintFinding> = Vec::new();
+            let mut rest: Vec<LintFinding> = Vec::new();
+            for f in found.by_ref() {
+                if f.part == "up" {
+                    up.push(f);
+                } else {
+                    rest.push(f);
+                }
+            }
+            up.sort_by_key(|f| f.offset);
+            let mut up = up.into_iter().peekable();
+            for st in &facts {
+                while let Some(f) = up.next_if(|f| f.offset < st.range.end) {
+                    judged.extend(judge_one(&judge, f, Some(st), &item, &window));
+                }
+                judge.record(st, &origin);
+            }
+            for f in up {
+                judged.extend(judge_one(&judge, f, None, &item, &window));
+            }
+            judged.extend(rest);
+            if item.older {
+                for f in &mut judged {
+                    if f.severity == Severity::Error {
+                        f.severity = Severity::Warning;
+                        f.reason = Some(match f.reason.take() {
+                            Some(r) => format!("{r}; older than [lint] since, so never blocking"),
+                            None => "older than [lint] since, so never blocking".into(),
+                        });
+                    }
+                }
+            }
+            out.extend(judged);
+        }
+        out
+    }
+}
+
+fn judge_one(
+    judge: &context::Judge<'_>,
+    mut f: LintFinding,
+    st: Option<&context::StmtFacts>,
+    item: &RunItem<'_>,
+    window: &str,
+) -> Option<LintFinding> {
+    let Some(rule) = squawk::rule(&f.rule) else {
+        return Some(f);
+    };
+    let v = match st {
+        Some(st)
+            if st.validate_only && rule == ::squawk_linter::Rule::ConstraintMissingNotValid =>
+        {
+            let v = judge.validate_verdict(st);
+            if v.severity.is_some() {
+                f.message = "VALIDATE CONSTRAINT in the same transaction as the ADD … NOT VALID it validates".into();
+                f.help = Some("move VALIDATE CONSTRAINT to a migration of its own, so the ADD's lock is released before the scan".into());
+            }
+            v
+        }
+        _ => judge.verdict(rule, f.severity, st, &item.backed_up, window),
+    };
+    f.severity = v.severity?;
+    f.reason = v.reason;
+    Some(f)
 }
 
 /// True when `accepted` names the finding's rule.
@@ -123,44 +286,37 @@ pub fn check_accepted(accepted: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Lint `migrations` and pick out the findings that block a run: error findings whose rule is
-/// not in `accepted`, when `[lint] block` is on. Returns (all findings, blocking findings).
-pub fn lint_blocking<'a>(
-    migrations: impl IntoIterator<Item = &'a Migration>,
+/// The findings (judged) that block a run: error findings whose rule is not in `accepted`, when
+/// `[lint] block` is on.
+pub fn lint_blocking(
+    findings: &[LintFinding],
     s: &LintSettings,
     accepted: &[String],
-) -> (Vec<LintFinding>, Vec<LintFinding>) {
-    let mut findings = Vec::new();
-    let mut blocking = Vec::new();
-    for m in migrations {
-        let found = lint_migration(m, s);
-        if s.block {
-            blocking.extend(
-                found
-                    .iter()
-                    .filter(|f| f.severity == Severity::Error && !is_accepted(f, accepted))
-                    .cloned(),
-            );
-        }
-        findings.extend(found);
+) -> Vec<LintFinding> {
+    if !s.block {
+        return Vec::new();
     }
-    (findings, blocking)
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error && !is_accepted(f, accepted))
+        .cloned()
+        .collect()
 }
 
-/// The lint pre-flight of `up` and `apply_migration`: lint `migrations` (those about to run).
-/// With `accept = None` (a plan) every finding is returned. With `Some(accepted)`, blocking
-/// findings (see [`lint_blocking`]) fail with [`Error::LintBlocked`]; otherwise every finding is
-/// returned for the caller to print. Only the up parts' findings are returned: the down SQL
-/// does not run here.
-pub fn preflight<'a>(
-    migrations: impl IntoIterator<Item = &'a Migration>,
+/// The lint pre-flight of `up` and `apply_migration` over the judged findings of the
+/// migrations about to run. With `accept = None` (a plan) every finding is returned. With
+/// `Some(accepted)`, blocking findings (see [`lint_blocking`]) fail with [`Error::LintBlocked`];
+/// otherwise every finding is returned for the caller to print. Only the up parts' findings are
+/// returned: the down SQL does not run here.
+pub fn preflight(
+    findings: Vec<LintFinding>,
     s: &LintSettings,
     accept: Option<&[String]>,
 ) -> Result<Vec<LintFinding>> {
     if let Some(accepted) = accept {
         check_accepted(accepted)?;
     }
-    let (findings, blocking) = lint_blocking(migrations, s, accept.unwrap_or(&[]));
+    let blocking = lint_blocking(&findings, s, accept.unwrap_or(&[]));
     if accept.is_some() && !blocking.is_empty() {
         return Err(Error::LintBlocked { findings: blocking });
     }
@@ -180,6 +336,9 @@ pub fn blocked_message(findings: &[LintFinding]) -> String {
             f.part,
             f.message
         ));
+        if let Some(r) = &f.reason {
+            s.push_str(&format!("\n    why: {r}"));
+        }
         if let Some(h) = &f.help {
             s.push_str(&format!("\n    help: {h}"));
         }
@@ -229,7 +388,8 @@ mod tests {
             mig("002", "create table t (id int primary key);\n"),
         ];
         let s = settings();
-        let Err(Error::LintBlocked { findings }) = preflight(&ms, &s, Some(&[])) else {
+        let Err(Error::LintBlocked { findings }) = preflight(lint_all(&ms, &s), &s, Some(&[]))
+        else {
             panic!("expected a lint block");
         };
         assert_eq!(findings.len(), 1);
@@ -249,13 +409,19 @@ mod tests {
         assert!(msg.contains("-- squawk-ignore ban-drop-column"), "{msg}");
 
         // Accepted: the run goes on with every finding reported (the error and the warning).
-        let all = preflight(&ms, &s, Some(&["ban-drop-column".to_string()])).unwrap();
+        let all = preflight(
+            lint_all(&ms, &s),
+            &s,
+            Some(&["ban-drop-column".to_string()]),
+        )
+        .unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[1].rule, "prefer-bigint-over-int");
         // A plan never blocks.
-        assert_eq!(preflight(&ms, &s, None).unwrap(), all);
+        assert_eq!(preflight(lint_all(&ms, &s), &s, None).unwrap(), all);
         // An unknown rule id is a usage error, not a silent no-op.
-        let e = preflight(&ms, &s, Some(&["ban-drop-colum".to_string()])).unwrap_err();
+        let e =
+            preflight(lint_all(&ms, &s), &s, Some(&["ban-drop-colum".to_string()])).unwrap_err();
         assert!(matches!(e, Error::Config(_)), "{e}");
     }
 
@@ -266,24 +432,29 @@ mod tests {
             block: false,
             ..settings()
         };
-        assert_eq!(preflight(&ms, &s, Some(&[])).unwrap().len(), 1);
+        assert_eq!(
+            preflight(lint_all(&ms, &s), &s, Some(&[])).unwrap().len(),
+            1
+        );
         let s = LintSettings {
             since: Version::parse("002"),
             ..settings()
         };
-        let found = preflight(&ms, &s, Some(&[])).unwrap();
+        let found = preflight(lint_all(&ms, &s), &s, Some(&[])).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].severity, Severity::Warning);
         let s = LintSettings {
             since: Version::parse("001"),
             ..settings()
         };
-        assert!(preflight(&ms, &s, Some(&[])).is_err());
+        assert!(preflight(lint_all(&ms, &s), &s, Some(&[])).is_err());
         let s = LintSettings {
             enabled: false,
             ..settings()
         };
-        assert!(preflight(&ms, &s, Some(&[])).unwrap().is_empty());
+        assert!(preflight(lint_all(&ms, &s), &s, Some(&[]))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -292,7 +463,7 @@ mod tests {
             "001",
             "alter table a drop column x;\ndrop table b;\nalter table c drop column y;\n",
         )];
-        let (_, blocking) = lint_blocking(&ms, &settings(), &[]);
+        let blocking = lint_blocking(&lint_all(&ms, &settings()), &settings(), &[]);
         assert_eq!(
             blocking_rules(&blocking, &[]),
             ["ban-drop-column", "ban-drop-table"]

@@ -65,7 +65,15 @@ pub struct LintSettings {
     pub lock_timeout_set: bool,
     /// Same for `[apply] statement_timeout` and `require-statement-timeout`.
     pub statement_timeout_set: bool,
+    /// `[lint] small_table_rows` (default [`DEFAULT_SMALL_TABLE_ROWS`]): on a live table with
+    /// fewer rows, lock and rewrite rules are info findings (see [`super::context`]).
+    pub small_table_rows: u64,
 }
+
+/// Below this many rows an index build, a validating scan or a rewrite takes milliseconds on
+/// current hardware (tens of thousands of rows a second even on a slow disk), so the lock it
+/// holds is brief: 10,000.
+pub const DEFAULT_SMALL_TABLE_ROWS: u64 = 10_000;
 
 impl Default for LintSettings {
     /// The settings of a project without `[lint]` and with the default `[apply]` timeouts
@@ -80,6 +88,7 @@ impl Default for LintSettings {
             include: Vec::new(),
             lock_timeout_set: true,
             statement_timeout_set: false,
+            small_table_rows: DEFAULT_SMALL_TABLE_ROWS,
         }
     }
 }
@@ -98,6 +107,7 @@ struct Section {
     pg_version: Option<Spanned<toml::Value>>,
     rules: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     include: Option<Vec<Spanned<String>>>,
+    small_table_rows: Option<Spanned<i64>>,
 }
 
 impl LintSettings {
@@ -166,6 +176,14 @@ impl LintSettings {
                 ));
             }
             s.pg_version = text;
+        }
+        if let Some(v) = sec.small_table_rows {
+            s.small_table_rows = u64::try_from(*v.get_ref()).map_err(|_| {
+                err(
+                    Some(v.span()),
+                    format!("small_table_rows = {}: expected a number of rows, 0 or more (0: every table with rows keeps the rule's level)", v.get_ref()),
+                )
+            })?;
         }
         for (rule, level) in sec.rules.unwrap_or_default() {
             let id = super::squawk::canonical(rule.get_ref()).ok_or_else(|| {

@@ -31,6 +31,7 @@ use squawk_linter::ignore::{ignore_rule_info, IgnoreKind};
 use squawk_linter::{Linter, LinterSettings, Rule};
 use squawk_syntax::{Parse, SourceFile, SyntaxKind};
 
+use super::context::{statement_facts, StmtFacts};
 use super::settings::{Level, LintSettings};
 use super::LintFinding;
 use crate::migration::{DownSource, Migration};
@@ -46,6 +47,11 @@ pub const HANDLED_BY_PGKEEL: &[&str] = &[
 /// The canonical id of a rule name (aliases such as `prefer-timestamp-tz` resolved).
 pub fn canonical(name: &str) -> Option<String> {
     Rule::from_str(name.trim()).ok().map(|r| r.to_string())
+}
+
+/// The rule of a (canonical or alias) id.
+pub fn rule(name: &str) -> Option<Rule> {
+    Rule::from_str(name.trim()).ok()
 }
 
 /// True for a squawk rule id.
@@ -192,6 +198,12 @@ struct Part<'a> {
 
 /// Lint a migration's up part and down SQL with `s` (which is assumed enabled).
 pub fn lint(m: &Migration, s: &LintSettings) -> Vec<LintFinding> {
+    lint_with_facts(m, s).0
+}
+
+/// [`lint`], with the facts of the up part's statements (for judging in context, see
+/// [`super::context`]) from the same parse.
+pub fn lint_with_facts(m: &Migration, s: &LintSettings) -> (Vec<LintFinding>, Vec<StmtFacts>) {
     let mut parts = vec![Part {
         path: &m.path,
         text: &m.content,
@@ -228,6 +240,10 @@ pub fn lint(m: &Migration, s: &LintSettings) -> Vec<LintFinding> {
         .collect();
     // A file-level ignore in one part of a file covers the other part of the same file too.
     let ignores: Vec<(bool, Vec<Rule>)> = parsed.iter().map(file_ignores).collect();
+    let facts = parsed
+        .first()
+        .map(|p| statement_facts(p, m.up_range.start))
+        .unwrap_or_default();
     let mut out = Vec::new();
     for (i, (part, parse)) in parts.iter().zip(&parsed).enumerate() {
         let section = &part.text[part.range.clone()];
@@ -280,10 +296,12 @@ pub fn lint(m: &Migration, s: &LintSettings) -> Vec<LintFinding> {
                 message: v.message,
                 help,
                 part: part.name,
+                reason: None,
+                offset: start,
             });
         }
     }
-    out
+    (out, facts)
 }
 
 #[cfg(test)]
