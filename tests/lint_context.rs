@@ -289,3 +289,73 @@ async fn the_demo_project_applies_on_a_fresh_database_without_lint_since() {
     assert!(errors(&r.json()).is_empty(), "{r}");
     assert_eq!(applied(&ctx).await.len(), 8, "{r}");
 }
+
+#[tokio::test]
+async fn a_supabase_project_pulled_with_db_pull_applies_on_the_first_run_then_guards_its_data() {
+    let ctx = Ctx::new().await;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/supabase-crm/supabase");
+    ctx.write(
+        "supabase/config.toml",
+        std::fs::read(fixture.join("config.toml")).expect("config.toml"),
+    );
+    for entry in std::fs::read_dir(fixture.join("migrations")).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        ctx.write(
+            &format!("supabase/migrations/{name}"),
+            std::fs::read(&path).expect("read migration"),
+        );
+    }
+    ctx.run(&["supabase", "bootstrap"]).expect(0);
+    let r = ctx.run(&["--json", "up"]).expect(0);
+    assert!(errors(&r.json()).is_empty(), "{r}");
+    assert_eq!(applied(&ctx).await.len(), 5, "{r}");
+    let c = ctx.client().await;
+    let policies: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_policies WHERE schemaname = 'public'",
+            &[],
+        )
+        .await
+        .expect("policies")
+        .get(0);
+    assert_eq!(policies, 5);
+
+    // Once the CRM holds data, a blocking index build on it is refused, with the figure.
+    c.batch_execute(
+        "INSERT INTO public.contacts (email, first_name, owner_id)
+         SELECT 'user' || g || '@example.com', 'n', gen_random_uuid() FROM generate_series(1, 20000) g",
+    )
+    .await
+    .expect("contacts");
+    ctx.write(
+        "supabase/migrations/20240310090000_contacts_by_name.sql",
+        "create index contacts_last_name_idx on public.contacts (last_name);\n",
+    );
+    let r = ctx.run(&["up"]).expect(4);
+    assert!(
+        r.stderr.contains("why: public.contacts has 20,000 rows"),
+        "{r}"
+    );
+    // A NOT NULL column without a default fails on existing rows, whatever their number.
+    ctx.write(
+        "supabase/migrations/20240310090000_contacts_by_name.sql",
+        "create index concurrently if not exists contacts_last_name_idx on public.contacts (last_name);\n",
+    );
+    ctx.write(
+        "supabase/migrations/20240311090000_contacts_phone.sql",
+        "alter table public.contacts add column phone text not null;\n",
+    );
+    let r = ctx.run(&["up"]).expect(4);
+    assert!(r.stderr.contains("adding-required-field"), "{r}");
+    assert!(
+        r.stderr
+            .contains("the statement fails, existing rows have no value"),
+        "{r}"
+    );
+    assert_eq!(applied(&ctx).await.len(), 5);
+}
