@@ -133,6 +133,7 @@ impl Out {
                         "duration_ms": e.history.as_ref().and_then(|h| h.duration_ms),
                         "applied_by": e.history.as_ref().map(|h| &h.applied_by),
                         "error": e.history.as_ref().and_then(|h| h.error.as_ref()),
+                        "lint_accepted": e.history.as_ref().map(|h| &h.lint_accepted),
                     })).collect::<Vec<_>>(),
                     "blockers": blockers,
                     "applier": r.applier,
@@ -252,6 +253,7 @@ impl Out {
                 "history_created": r.history_created,
                 "types_written": r.types_written,
                 "lint": r.lint,
+                "accept_lines_to_add": pgkeel_engine::lint::accept::lines_to_add(&r.lint),
             });
             body["validation"] = json!(r.validation);
             body["row_counts"] = json!(r.row_counts);
@@ -274,6 +276,7 @@ impl Out {
         for f in &r.lint {
             eprint!("{}", crate::lint::finding_lines(f));
         }
+        crate::lint::print_lines_to_add(r);
         if let Some(d) = &r.dry_run_result {
             for item in &d.items {
                 outln!(

@@ -187,7 +187,11 @@ async fn up_is_blocked_by_lint_errors_until_accepted() {
         r.stderr.contains("pgkeel up --accept-lint ban-drop-column"),
         "{r}"
     );
-    assert!(r.stderr.contains("-- squawk-ignore ban-drop-column"), "{r}");
+    assert!(
+        r.stderr
+            .contains("`-- pgkeel:accept ban-drop-column <reason>`"),
+        "{r}"
+    );
     // Nothing ran: not even the clean migration before it.
     assert!(applied(&db).await.is_empty());
 

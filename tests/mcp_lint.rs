@@ -145,7 +145,11 @@ async fn plan_shows_lint_and_apply_is_blocked_until_accepted() {
     .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(structured(&r)["file_written"], true);
-    assert_eq!(p.read("migrations/002_risky.sql"), RISKY);
+    // The acceptance is written into the file, so later replays need no flags.
+    assert_eq!(
+        p.read("migrations/002_risky.sql"),
+        format!("-- pgkeel:accept ban-drop-column accepted through MCP apply_migration\n{RISKY}")
+    );
     assert_eq!(history_rows(&db).await, 1);
     client.cancel().await.ok();
 }

@@ -74,6 +74,7 @@ fn standalone(path: &str, text: &str) -> Result<(Migration, bool)> {
         Error::Directive {
             path: path.to_string(),
             line: e.line,
+            column: e.column,
             message: e.message,
         }
     })?;

@@ -280,6 +280,7 @@ pub fn lint(m: &Migration, s: &LintSettings) -> Vec<LintFinding> {
                 message: v.message,
                 help,
                 part: part.name,
+                accepted: None,
             });
         }
     }
