@@ -356,7 +356,10 @@ pub fn with_lines(sql: &str, accepts: &[Acceptance]) -> String {
                 .strip_prefix("-- pgkeel:")
                 .and_then(|d| d.trim().strip_prefix(DIRECTIVE))
                 .and_then(|rest| rest.split_whitespace().next())
-                .is_some_and(|r| squawk::canonical(r) == squawk::canonical(rule))
+                .is_some_and(|r| {
+                    let r = squawk::canonical(r);
+                    r.is_some() && r == squawk::canonical(rule)
+                })
         })
     };
     let eol = if sql.contains("\r\n") { "\r\n" } else { "\n" };
