@@ -73,8 +73,9 @@ pub enum Command {
         /// Apply pending migrations older than the newest applied one
         #[arg(long)]
         allow_out_of_order: bool,
-        /// Run even though lint reports this error-severity rule (repeat for several), e.g.
-        /// --accept-lint ban-drop-column
+        /// Run even though lint reports this error-severity rule, for this run only (repeat for
+        /// several), e.g. --accept-lint ban-drop-column; the output names the
+        /// `-- pgkeel:accept RULE reason` line that makes it part of the file
         #[arg(long = "accept-lint", value_name = "RULE")]
         accept_lint: Vec<String>,
         /// After applying, fail (exit 3) when validation finds an error (expectations, checks);
@@ -183,10 +184,13 @@ pub enum Command {
         pool_size: usize,
     },
     /// Lint migrations with squawk's rules (no database needed): every discovered migration, or
-    /// the given .sql files. Exit 3 when an error-severity finding remains
+    /// the given .sql files. Exit 3 when an error-severity finding remains (not accepted)
     Lint {
         /// .sql files to lint (default: every migration of the project)
         files: Vec<String>,
+        /// Say why RULE exists and how to write the safe form, instead of linting
+        #[arg(long, value_name = "RULE", conflicts_with = "files")]
+        explain: Option<String>,
     },
     /// Undo applied migrations (down SQL + automatic backups, in one transaction): --plan shows
     /// the plan and a confirmation token, --confirm TOKEN executes it

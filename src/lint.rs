@@ -1,10 +1,12 @@
 //! `pgkeel lint [FILES]`: squawk's rules over migration files, no database needed (the work is
-//! the engine's: pgkeel_engine::lint).
+//! the engine's: pgkeel_engine::lint). `pgkeel lint --explain RULE`: why a rule exists and its
+//! safe form (pgkeel_engine::lint::explain).
 
 use std::process::ExitCode;
 
 use pgkeel_engine::lint::files::{self, LintReport};
-use pgkeel_engine::lint::LintFinding;
+use pgkeel_engine::lint::{accept, explain as explanations, LintFinding};
+use pgkeel_engine::migrator::UpReport;
 use pgkeel_engine::validate::Severity;
 use pgkeel_engine::Config;
 use serde_json::json;
@@ -31,10 +33,36 @@ pub fn run(
     }
 }
 
+/// `pgkeel lint --explain RULE`: exit 0, or 2 for an unknown rule (naming the nearest id).
+pub fn explain(rule: &str, out: &Out, json: bool) -> ExitCode {
+    match explanations::explain(rule) {
+        Ok(e) => {
+            if json {
+                out.print_json(&out.document(true, json!({"explanation": e})));
+            } else {
+                outln!("{}", explanations::render(e).trim_end());
+            }
+            Exit::Ok.into()
+        }
+        Err(message) => {
+            if json {
+                out.print_json(&out.document(
+                    false,
+                    json!({"error": {"code": "unknown_rule", "message": message}}),
+                ));
+            } else {
+                eprintln!("error: {message}");
+            }
+            Exit::Usage.into()
+        }
+    }
+}
+
 fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
     let errors = count(&r.findings, Severity::Error);
     let warnings = count(&r.findings, Severity::Warning);
     let infos = count(&r.findings, Severity::Info);
+    let accepted = r.findings.iter().filter(|f| f.accepted.is_some()).count();
     let code = if errors > 0 { Exit::Check } else { Exit::Ok };
     if json {
         out.print_json(&out.document(
@@ -47,6 +75,7 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
                 "warnings": warnings,
                 "infos": infos,
                 "context": OFFLINE,
+                "accepted": accepted,
             }),
         ));
         return code.into();
@@ -59,13 +88,18 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
         "lint is off ([lint] enabled = false in pgkeel.toml)".to_string()
     } else {
         format!(
-            "{} file(s) linted: {errors} error(s), {warnings} warning(s), {infos} info\n{OFFLINE}",
-            r.files.len()
+            "{} file(s) linted: {errors} error(s), {warnings} warning(s), {infos} info{}\n{OFFLINE}",
+            r.files.len(),
+            if accepted > 0 {
+                format!(", {accepted} accepted")
+            } else {
+                String::new()
+            }
         )
     };
     text.push_str(&summary);
     if errors > 0 {
-        text.push_str("\nerrors block `pgkeel up` until the SQL is fixed, the rule is accepted for a run (`pgkeel up --accept-lint RULE`), or a `-- squawk-ignore RULE` comment precedes the statement");
+        text.push_str("\nerrors block `pgkeel up` until the SQL is fixed (`pgkeel lint --explain RULE` shows the safe form), or the file accepts the rule with a `-- pgkeel:accept RULE reason` line, or it is accepted for one run (`pgkeel up --accept-lint RULE`)");
     }
     outln!("{text}");
     code.into()
@@ -74,11 +108,17 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
 /// What `pgkeel lint` judges by (see pgkeel_engine::lint::context).
 const OFFLINE: &str = "judged offline, as one run of these files in order: what the run creates counts, table sizes are not known (`pgkeel up --dry-run` and `plan_migration` judge the pending migrations against the database)";
 
+/// Findings of severity `s` that no acceptance covers.
 fn count(findings: &[LintFinding], s: Severity) -> usize {
-    findings.iter().filter(|f| f.severity == s).count()
+    findings
+        .iter()
+        .filter(|f| f.severity == s && f.accepted.is_none())
+        .count()
 }
 
-/// `path:line:col: severity rule: message` and an indented `help:` line.
+/// `path:line:col: severity rule: message` (`accepted` instead of the severity when an
+/// acceptance covers it, with an indented `accepted:` line saying why and where), and an
+/// indented `help:` line.
 pub fn finding_lines(f: &LintFinding) -> String {
     let mut s = format!("{f}");
     if f.part == "down" {
@@ -88,11 +128,37 @@ pub fn finding_lines(f: &LintFinding) -> String {
     if let Some(r) = &f.reason {
         s.push_str(&format!("  why: {r}\n"));
     }
-    if f.severity == Severity::Info {
+    if let Some(a) = &f.accepted {
+        s.push_str(&format!(
+            "  accepted ({}, from {}): {}\n",
+            f.severity, a.source, a.reason
+        ));
+    } else if f.severity == Severity::Info {
         return s;
-    }
-    if let Some(h) = &f.help {
+    } else if let Some(h) = &f.help {
         s.push_str(&format!("  help: {h}\n"));
     }
     s
+}
+
+/// After `up`: for each rule accepted by `--accept-lint`, the line that makes the acceptance
+/// part of its file (so `dev reset`, `types verify` and other databases replay it), on stderr.
+pub fn print_lines_to_add(r: &UpReport) {
+    for l in accept::lines_to_add(&r.lint) {
+        let applied = r.applied.iter().find(|a| a.path == l.path);
+        eprintln!(
+            "note: {} was accepted for this run only; to accept it in every run, add this line to {} (a line of its own in the up part, e.g. above line {}):\n  {}{}",
+            l.rule,
+            l.path,
+            l.before_line,
+            l.line,
+            match applied {
+                Some(a) => format!(
+                    "\n  (the file is applied, so its checksum changes: then run `pgkeel repair --accept-checksum {}`)",
+                    a.version
+                ),
+                None => String::new(),
+            }
+        );
+    }
 }

@@ -110,7 +110,10 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
         return dev::run(action, config, out, g.json).await;
     }
     // No database: lint reads files only, so it runs before the dev database is resolved.
-    if let Command::Lint { files } = &cli.command {
+    if let Command::Lint { files, explain } = &cli.command {
+        if let Some(rule) = explain {
+            return lint::explain(rule, out, g.json);
+        }
         return lint::run(&config, &cwd, files, out, g.json);
     }
     // No database URL: use the project's dev database (started if needed), said on stderr.
@@ -198,7 +201,10 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
                 .up(&UpOptions {
                     to,
                     dry_run,
-                    accept_lint,
+                    accept_lint: accept_lint
+                        .iter()
+                        .map(|r| pgkeel_engine::lint::accept::Acceptance::flag(r))
+                        .collect(),
                     validate,
                     max_backup_bytes,
                 })

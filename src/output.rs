@@ -134,6 +134,7 @@ impl Out {
                         "duration_ms": e.history.as_ref().and_then(|h| h.duration_ms),
                         "applied_by": e.history.as_ref().map(|h| &h.applied_by),
                         "error": e.history.as_ref().and_then(|h| h.error.as_ref()),
+                        "lint_accepted": e.history.as_ref().map(|h| &h.lint_accepted),
                     })).collect::<Vec<_>>(),
                     "blockers": blockers,
                     "applier": r.applier,
@@ -253,6 +254,7 @@ impl Out {
                 "history_created": r.history_created,
                 "types_written": r.types_written,
                 "lint": r.lint,
+                "accept_lines_to_add": pgkeel_engine::lint::accept::lines_to_add(&r.lint),
             });
             body["validation"] = json!(r.validation);
             body["row_counts"] = json!(r.row_counts);
@@ -283,6 +285,7 @@ impl Out {
         if info > 0 {
             eprintln!("lint: {info} info finding(s) not hazards here (created earlier in this run, absent, or small tables); `pgkeel lint` lists them");
         }
+        crate::lint::print_lines_to_add(r);
         if let Some(d) = &r.dry_run_result {
             for item in &d.items {
                 outln!(

@@ -476,3 +476,62 @@ fn as_root_a_project_the_server_account_cannot_enter_is_named() {
     );
     assert!(message.contains("chmod o+x"), "{message}");
 }
+
+#[tokio::test]
+async fn reset_replays_the_lint_acceptances_in_the_files_without_flags() {
+    let p = Proj::new(As::Me);
+    let _stop = p.stopper();
+    p.project.write(
+        "migrations/002_fill.sql",
+        "insert into things select g, 'n' || g from generate_series(1, 200000) g;\n",
+    );
+    p.project.write(
+        "migrations/003_drop.sql",
+        "alter table things drop column name;\n",
+    );
+    // A reset replays every migration from an empty database: `things` is created earlier in
+    // the same run, so lint in context does not block, and says why.
+    let reset = p.run(&["--json", "dev", "reset"]).expect(0).json();
+    let drop = reset["result"]["up"]["lint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "ban-drop-column")
+        .cloned()
+        .expect("the drop-column finding");
+    assert_eq!(drop["severity"], "info", "{drop}");
+    assert!(
+        drop["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("created earlier in this run"),
+        "{drop}"
+    );
+
+    p.project.write(
+        "migrations/003_drop.sql",
+        "-- pgkeel:accept ban-drop-column the names live in the archive now\nalter table things drop column name;\n",
+    );
+    let reset = p.run(&["--json", "dev", "reset"]).expect(0).json();
+    let up = &reset["result"]["up"];
+    assert_eq!(up["applied"].as_array().unwrap().len(), 3, "{reset}");
+    let accepted = up["lint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "ban-drop-column")
+        .cloned()
+        .expect("the accepted finding");
+    assert_eq!(accepted["accepted"]["source"], "migrations/003_drop.sql:1");
+    let url = reset["result"]["url"].as_str().unwrap().to_string();
+    let c = connect(&url).await;
+    assert_eq!(one(&c, "select count(*) from things").await, "200000");
+    assert_eq!(
+        one(
+            &c,
+            "select lint_accepted->0->>'reason' from pgkeel.migrations where version = '003'"
+        )
+        .await,
+        "the names live in the archive now"
+    );
+}

@@ -160,8 +160,16 @@ async fn plan_shows_lint_and_apply_is_blocked_until_accepted() {
     .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(structured(&r)["file_written"], true);
-    assert_eq!(p.read("migrations/002_risky.sql"), RISKY);
+    // The acceptance is written into the file, so later replays need no flags.
+    assert_eq!(
+        p.read("migrations/002_risky.sql"),
+        format!("-- pgkeel:accept ban-drop-column accepted through MCP apply_migration\n{RISKY}")
+    );
     assert_eq!(history_rows(&db).await, 1);
+    assert_eq!(
+        recorded(&db, "002").await,
+        json!([{"rule": "ban-drop-column", "reason": "accepted through MCP apply_migration", "source": "migrations/002_risky.sql:1"}])
+    );
     client.cancel().await.ok();
 }
 
@@ -191,5 +199,148 @@ async fn apply_by_version_is_blocked_until_accepted() {
     .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(structured(&r)["applied"], json!(["002"]));
+    client.cancel().await.ok();
+}
+
+async fn recorded(db: &TestDb, version: &str) -> serde_json::Value {
+    db.client()
+        .await
+        .query_one(
+            "SELECT lint_accepted FROM pgkeel.migrations WHERE version = $1",
+            &[&version],
+        )
+        .await
+        .expect("history row")
+        .get(0)
+}
+
+#[tokio::test]
+async fn accept_lint_with_a_reason_is_written_into_the_file_plan_and_apply_agree() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("pgkeel.toml", "[apply]\nstatement_timeout = \"1min\"\n");
+    p.write(
+        "migrations/001_customers.sql",
+        "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, legacy text);\nINSERT INTO customers (legacy) SELECT 'x' FROM generate_series(1, 1000);\n",
+    );
+    let client = stdio(&p, &db).await;
+    let accept = json!([{"rule": "ban-drop-column", "reason": "legacy is unused since\nv3"}]);
+    let sql = "-- pgkeel:no-transaction\nALTER TABLE customers DROP COLUMN legacy;\n";
+
+    let plan = call(
+        &client,
+        "plan_migration",
+        json!({"name": "drop_legacy", "sql": sql, "accept_lint": accept}),
+    )
+    .await;
+    assert!(!is_error(&plan), "{}", text(&plan));
+    let s = structured(&plan);
+    assert_eq!(s["blocked_by_lint"], json!([]), "{s}");
+    assert_eq!(
+        s["accept_lines"],
+        json!(["-- pgkeel:accept ban-drop-column legacy is unused since v3"])
+    );
+    assert_eq!(
+        s["lint"][0]["accepted"]["source"],
+        "migrations/002_drop_legacy.sql:2"
+    );
+    assert!(
+        text(&plan).contains("The file gets the line: -- pgkeel:accept ban-drop-column"),
+        "{}",
+        text(&plan)
+    );
+
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"name": "drop_legacy", "sql": sql, "accept_lint": accept}),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let a = structured(&r);
+    // The line goes after the leading directive; plan and apply name the same content.
+    let written = p.read("migrations/002_drop_legacy.sql");
+    assert_eq!(
+        written,
+        "-- pgkeel:no-transaction\n-- pgkeel:accept ban-drop-column legacy is unused since v3\nALTER TABLE customers DROP COLUMN legacy;\n"
+    );
+    assert_eq!(a["checksum"], s["checksum"]);
+    assert_eq!(a["accept_lines"], s["accept_lines"]);
+    assert_eq!(
+        a["lint_accepted"],
+        json!(["migrations/002_drop_legacy.sql:3:23 ban-drop-column (legacy is unused since v3; from migrations/002_drop_legacy.sql:2)"])
+    );
+    assert_eq!(
+        recorded(&db, "002").await,
+        json!([{"rule": "ban-drop-column", "reason": "legacy is unused since v3", "source": "migrations/002_drop_legacy.sql:2"}])
+    );
+    // migration_status shows it.
+    let st = call(
+        &client,
+        "migration_status",
+        json!({"include_applied": true}),
+    )
+    .await;
+    assert_eq!(
+        structured(&st)["migrations"][1]["lint_accepted"][0]["rule"],
+        "ban-drop-column"
+    );
+    // The same call again: the file exists with this content, nothing to do.
+    let again = call(
+        &client,
+        "apply_migration",
+        json!({"name": "drop_legacy", "sql": sql, "version": "002", "accept_lint": accept}),
+    )
+    .await;
+    assert!(!is_error(&again), "{}", text(&again));
+    assert_eq!(structured(&again)["file_written"], false);
+
+    // An empty reason is refused before anything happens.
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"name": "more", "sql": "DROP TABLE customers;\n", "accept_lint": [{"rule": "ban-drop-table", "reason": " "}]}),
+    )
+    .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["error"]["code"], "bad_arguments");
+    assert!(!p.root().join("migrations/003_more.sql").exists());
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn accept_lint_by_version_counts_for_the_call_and_names_the_line_to_add() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("pgkeel.toml", "[apply]\nstatement_timeout = \"1min\"\n");
+    p.write(
+        "migrations/001_customers.sql",
+        "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, legacy text);\n",
+    );
+    p.write("migrations/002_risky.sql", RISKY);
+    let client = stdio(&p, &db).await;
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"version": "002", "accept_lint": [{"rule": "ban-drop-column", "reason": "the user agreed"}]}),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(
+        s["accept_lines_to_add"],
+        json!(["migrations/002_risky.sql: -- pgkeel:accept ban-drop-column the user agreed"])
+    );
+    assert!(
+        text(&r).contains("Accepted for this call only"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(
+        recorded(&db, "002").await,
+        json!([{"rule": "ban-drop-column", "reason": "the user agreed", "source": "mcp accept_lint"}])
+    );
+    // The existing file is not changed.
+    assert_eq!(p.read("migrations/002_risky.sql"), RISKY);
     client.cancel().await.ok();
 }

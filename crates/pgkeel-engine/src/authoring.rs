@@ -7,14 +7,20 @@
 //! fails nothing is written, and when it fails for real before any of its segments completed,
 //! its file and history row are withdrawn again (the audit log keeps the failure). The version in
 //! the file name and in history are the same by construction: both come from one [`Version`].
+//!
+//! Lint acceptances (`accept_lint`) that cover findings in the new migration are written into
+//! its file as `-- pgkeel:accept RULE reason` lines (after any leading directives), so every
+//! later replay (`dev reset`, `types verify`, another database) honours them without flags; the
+//! plan's checksum is the checksum of that content. Acceptances that only cover findings of
+//! pending migrations before it count for this call only.
 
 use serde::Serialize;
 
-use crate::checksum;
 use crate::db::apply::DryRun;
 use crate::discovery::{Discovered, Warning};
 use crate::error::{Error, MigrationFailure, Result};
 use crate::events::Event;
+use crate::lint::accept::Acceptance;
 use crate::migration::Migration;
 use crate::migrator::{
     folder_for, next_version, parse_version, slugify, Migrator, NewScheme, UpReport,
@@ -68,6 +74,9 @@ pub struct AuthoringPlan {
     pub lint: Vec<crate::lint::LintFinding>,
     /// Rule ids of the error findings that block `apply_new` unless accepted.
     pub blocked_by_lint: Vec<String>,
+    /// The `-- pgkeel:accept` lines added to the new file (from `accept_lint`; part of
+    /// `checksum`).
+    pub accept_lines: Vec<String>,
     /// The findings behind `blocked_by_lint`.
     #[serde(skip)]
     pub lint_blocking: Vec<crate::lint::LintFinding>,
@@ -94,18 +103,34 @@ pub struct AuthoringApplied {
     /// Expectations and health checks after the run (as after `up`; `None` when
     /// `[validate] on_up = "off"` or nothing was applied).
     pub validation: Option<crate::validate::ValidateReport>,
+    /// The lint findings of the migrations that ran (accepted ones marked).
+    pub lint: Vec<crate::lint::LintFinding>,
+    /// The `-- pgkeel:accept` lines written into the new file.
+    pub accept_lines: Vec<String>,
 }
 
 struct Checked {
     discovered: Discovered,
     migration: Migration,
     already_exists: bool,
+    accept_lines: Vec<String>,
 }
 
 impl Migrator {
     /// Version, path, statements and a dry run for a new migration. Changes nothing.
     pub async fn plan_new(&self, req: &NewMigration) -> Result<AuthoringPlan> {
-        let checked = self.check_new(req)?;
+        self.plan_new_accepting(req, &[]).await
+    }
+
+    /// [`Migrator::plan_new`] with lint rules accepted for the call (`accept`, see the module
+    /// documentation): the plan shows the file as `apply_new_accepting` would write it.
+    pub async fn plan_new_accepting(
+        &self,
+        req: &NewMigration,
+        accept: &[Acceptance],
+    ) -> Result<AuthoringPlan> {
+        crate::lint::check_accepted(accept)?;
+        let checked = self.check_new(req, accept)?;
         let conn = self.connect("plan").await?;
         let history = self.history();
         let mut report = UpReport {
@@ -123,7 +148,14 @@ impl Migrator {
             &mut report,
         )
         .await?;
-        let lint_blocking = crate::lint::lint_blocking(&report.lint, &self.config.lint, &[]);
+        // The same pre-flight `apply_new` runs (in `run_up`), with this call's acceptances.
+        let mut lint = std::mem::take(&mut report.lint);
+        crate::lint::accept::apply_run(accept, &mut lint);
+        let lint_blocking: Vec<_> = lint
+            .iter()
+            .filter(|f| self.config.lint.block && crate::lint::accept::blocks(f))
+            .cloned()
+            .collect();
         let prepared = checked
             .migration
             .prepare()
@@ -156,9 +188,10 @@ impl Migrator {
             pending_before,
             failure: report.failure.clone(),
             dry_run: report.dry_run_result,
-            lint: report.lint,
-            blocked_by_lint: crate::lint::blocking_rules(&lint_blocking, &[]),
+            blocked_by_lint: crate::lint::blocking_rules(&lint_blocking),
+            lint,
             lint_blocking,
+            accept_lines: checked.accept_lines,
         })
     }
 
@@ -167,24 +200,20 @@ impl Migrator {
         self.apply_new_accepting(req, &[]).await
     }
 
-    /// [`Migrator::apply_new`], with lint error findings of the rules in `accept_lint` accepted.
-    /// Unaccepted error findings stop it before the file is written.
+    /// [`Migrator::apply_new`] with lint rules accepted for the call (`accept`): those covering
+    /// findings of the new migration are written into its file. Error findings accepted neither
+    /// there nor by a `-- pgkeel:accept` line in the SQL stop it before the file is written.
     pub async fn apply_new_accepting(
         &self,
         req: &NewMigration,
-        accept_lint: &[String],
+        accept: &[Acceptance],
     ) -> Result<AuthoringApplied> {
-        crate::lint::check_accepted(accept_lint)?;
         // The dry run first: a migration that cannot work is never written.
-        let plan = self.plan_new(req).await?;
-        let blocking: Vec<_> = plan
-            .lint_blocking
-            .iter()
-            .filter(|f| !crate::lint::is_accepted(f, accept_lint))
-            .cloned()
-            .collect();
-        if !blocking.is_empty() {
-            return Err(Error::LintBlocked { findings: blocking });
+        let plan = self.plan_new_accepting(req, accept).await?;
+        if !plan.lint_blocking.is_empty() {
+            return Err(Error::LintBlocked {
+                findings: plan.lint_blocking,
+            });
         }
         if let Some(mut f) = plan.failure {
             f.outcome = "the dry run failed, so nothing was written and nothing changed".into();
@@ -200,7 +229,7 @@ impl Migrator {
             }
             self.supabase_before_up(&conn.client).await?;
             // Files may have changed while we waited for the lock: check again.
-            let checked = self.check_new(req)?;
+            let checked = self.check_new(req, accept)?;
             let m = &checked.migration;
             let full_path = self.config.root.join(&m.path);
             let written = if checked.already_exists {
@@ -225,7 +254,7 @@ impl Migrator {
                     &conn,
                     &history,
                     Some(&m.version),
-                    Some(accept_lint),
+                    Some(accept),
                     true,
                     &mut report,
                 )
@@ -293,6 +322,8 @@ impl Migrator {
                     .collect(),
                 row_counts: std::mem::take(&mut report.row_counts),
                 validation: None,
+                lint: std::mem::take(&mut report.lint),
+                accept_lines: checked.accept_lines.clone(),
             })
         }
         .await;
@@ -322,7 +353,7 @@ impl Migrator {
 
     /// Validate the request and build the migration it describes (pure apart from reading the
     /// migration folders). Returns the project's migrations with the new one in place.
-    fn check_new(&self, req: &NewMigration) -> Result<Checked> {
+    fn check_new(&self, req: &NewMigration, accept: &[Acceptance]) -> Result<Checked> {
         if req.sql.trim().is_empty() {
             return Err(Error::Refused("the migration's SQL is empty".into()));
         }
@@ -354,22 +385,6 @@ impl Migrator {
             Some(text) => parse_version(text)?,
             None => next_version(&discovered, NewScheme::Auto),
         };
-        let normalized = checksum::normalize(&req.sql);
-        let sum = checksum::sha256_hex(normalized.as_bytes());
-        if let Some(existing) = discovered.find(&v) {
-            if existing.checksum == sum {
-                let migration = existing.clone();
-                return Ok(Checked {
-                    discovered,
-                    migration,
-                    already_exists: true,
-                });
-            }
-            return Err(Error::Refused(format!(
-                "version {v} already exists as {} with other content; leave the version out to get the next one, or pick a free one",
-                existing.path
-            )));
-        }
         let first = self
             .config
             .folders
@@ -377,14 +392,56 @@ impl Migrator {
             .ok_or_else(|| Error::Config("no migration folder configured".into()))?;
         let folder = folder_for(&discovered, &v, &self.config.folders, first);
         let path = format!("{}/{v}_{slug}.sql", folder.trim_end_matches('/'));
-        let migration =
-            Migration::from_text(v.clone(), slug, path.clone(), &req.sql).map_err(|e| {
+        let build = |text: &str| {
+            Migration::from_text(v.clone(), slug.clone(), path.clone(), text).map_err(|e| {
                 Error::Directive {
                     path: path.clone(),
                     line: e.line,
+                    column: e.column,
                     message: e.message,
                 }
-            })?;
+            })
+        };
+        // The acceptances that cover findings of this migration become lines of its file.
+        let mut migration = build(&req.sql)?;
+        let mut found = crate::lint::lint_migration(&migration, &self.config.lint);
+        crate::lint::accept::apply_run(accept, &mut found);
+        let covering: Vec<_> = accept
+            .iter()
+            .filter(|a| {
+                found.iter().any(|f| {
+                    f.accepted
+                        .as_ref()
+                        .is_some_and(|x| x.source == a.source && x.reason == a.reason)
+                        && crate::lint::squawk::same_rule(&a.rule, &f.rule)
+                })
+            })
+            .cloned()
+            .collect();
+        let text = crate::lint::accept::with_lines(&req.sql, &covering);
+        let accept_lines: Vec<String> = covering
+            .iter()
+            .map(|a| a.line())
+            .filter(|l| text.lines().any(|t| t == l))
+            .collect();
+        if text != req.sql {
+            migration = build(&text)?;
+        }
+        if let Some(existing) = discovered.find(&v) {
+            if existing.checksum == migration.checksum {
+                let migration = existing.clone();
+                return Ok(Checked {
+                    discovered,
+                    migration,
+                    already_exists: true,
+                    accept_lines,
+                });
+            }
+            return Err(Error::Refused(format!(
+                "version {v} already exists as {} with other content; leave the version out to get the next one, or pick a free one",
+                existing.path
+            )));
+        }
         migration.prepare().map_err(|e| unrunnable(&migration, e))?;
         let at = discovered
             .migrations
@@ -394,6 +451,7 @@ impl Migrator {
             discovered,
             migration,
             already_exists: false,
+            accept_lines,
         })
     }
 }

@@ -89,6 +89,7 @@ pub fn discover(files: Vec<RawFile>, strict: bool) -> Result<Discovered> {
                 .map_err(|e| Error::Directive {
                     path: file.path.clone(),
                     line: e.line,
+                    column: e.column,
                     message: e.message,
                 })?;
         if let Some(existing) = ups.get(&parsed.version) {
@@ -252,6 +253,6 @@ mod tests {
         let e = discover(vec![f("m/001_a.sql", "-- pgkeel:nope\nselect 1;")], false).unwrap_err();
         assert!(e
             .to_string()
-            .starts_with("m/001_a.sql:1: unknown directive"));
+            .starts_with("m/001_a.sql:1:1: unknown directive"));
     }
 }

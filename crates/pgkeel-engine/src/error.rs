@@ -32,10 +32,11 @@ pub enum Error {
     #[error("{path}: the name matches no migration naming scheme (NNN_name.sql, YYYYMMDDHHMMSS_name.sql, YYYYMMDD_name.sql, YYYYMMDD_HH_name.sql); rename it, or add .skip to ignore it")]
     UnmatchedName { path: String },
 
-    #[error("{path}:{line}: {message}")]
+    #[error("{path}:{line}:{column}: {message}")]
     Directive {
         path: String,
         line: usize,
+        column: usize,
         message: String,
     },
 

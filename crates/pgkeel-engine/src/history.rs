@@ -74,4 +74,8 @@ pub struct HistoryRow {
     pub backend_pid: Option<i32>,
     /// The failure, as recorded (see [`crate::error::MigrationFailure`]).
     pub error: Option<serde_json::Value>,
+    /// The lint findings accepted when it was applied: `[{rule, reason, source}]` (empty before
+    /// history format 2).
+    #[serde(default)]
+    pub lint_accepted: serde_json::Value,
 }

@@ -3,6 +3,9 @@
 //! Pure: no I/O. Directives live in comments at the top of a file:
 //! - `-- pgkeel:no-transaction`: run every statement on its own, outside a transaction.
 //! - `-- pgkeel:down` (on a line of its own, anywhere): what follows is the down migration.
+//! - `-- pgkeel:accept RULE reason…` (on a line of its own, anywhere in the up part): lint
+//!   findings of RULE in this file are accepted (see [`crate::lint::accept`]). The rule id must be
+//!   squawk's and the reason must be there.
 //!
 //! An unknown `-- pgkeel:` directive is an error, never ignored: a misspelt `no-transaction`
 //! would otherwise silently change how a migration runs.
@@ -54,12 +57,17 @@ pub struct Migration {
     /// Text of a sibling `.down.sql` file, if any.
     #[serde(skip)]
     pub down_file_content: Option<String>,
+    /// The file's `-- pgkeel:accept` lines, in order.
+    #[serde(skip)]
+    pub accepts: Vec<crate::lint::accept::Acceptance>,
 }
 
 /// A problem with a migration's directives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectiveError {
     pub line: usize,
+    /// 1-based, in characters: where on the line the problem is.
+    pub column: usize,
     pub message: String,
 }
 
@@ -79,15 +87,39 @@ impl Migration {
         let mut down_at: Option<usize> = None;
         let mut in_header = true;
         let mut offset = 0;
+        let mut accepts = Vec::new();
         for (i, line) in content.split_inclusive('\n').enumerate() {
             let trimmed = line.trim();
             let lineno = i + 1;
+            // Where the directive starts on the line (after leading white space).
+            let column = line[..line.len() - line.trim_start().len()].chars().count() + 1;
             if let Some(directive) = trimmed.strip_prefix(DIRECTIVE_PREFIX) {
+                let name = directive.split_whitespace().next().unwrap_or("");
+                if name == crate::lint::accept::DIRECTIVE {
+                    if down_at.is_some() {
+                        return Err(DirectiveError {
+                            line: lineno,
+                            column,
+                            message: "`-- pgkeel:accept` belongs in the up part, above `-- pgkeel:down` (findings in down SQL never block)".into(),
+                        });
+                    }
+                    let text = line.trim_end_matches(['\n', '\r']);
+                    let rest_at = text.find(DIRECTIVE_PREFIX).unwrap_or(0)
+                        + DIRECTIVE_PREFIX.len()
+                        + (directive.len() - directive.trim_start().len())
+                        + name.len();
+                    accepts.push(crate::lint::accept::parse_directive(
+                        &path, lineno, text, rest_at,
+                    )?);
+                    offset += line.len();
+                    continue;
+                }
                 match directive.trim() {
                     "no-transaction" if in_header && down_at.is_none() => no_transaction = true,
                     "no-transaction" => {
                         return Err(DirectiveError {
                             line: lineno,
+                            column,
                             message: "`-- pgkeel:no-transaction` must be in the comments at the top of the file, before any SQL".into(),
                         })
                     }
@@ -95,14 +127,16 @@ impl Migration {
                     "down" => {
                         return Err(DirectiveError {
                             line: lineno,
+                            column,
                             message: "a second `-- pgkeel:down` line; a migration has one down section".into(),
                         })
                     }
                     other => {
                         return Err(DirectiveError {
                             line: lineno,
+                            column,
                             message: format!(
-                                "unknown directive `-- pgkeel:{other}` (known: no-transaction, down)"
+                                "unknown directive `-- pgkeel:{other}` (known: no-transaction, down, accept)"
                             ),
                         })
                     }
@@ -137,6 +171,7 @@ impl Migration {
             no_transaction,
             down,
             down_file_content: None,
+            accepts,
         })
     }
 
@@ -308,6 +343,53 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn accept_directives_are_collected_and_checked() {
+        let m = mig("-- pgkeel:no-transaction\n-- pgkeel:accept ban-drop-column gone since v2\nalter table t drop column c;\n  -- pgkeel:accept  ban-drop-table  empty \n");
+        assert!(m.no_transaction);
+        let got: Vec<_> = m
+            .accepts
+            .iter()
+            .map(|a| (a.rule.as_str(), a.reason.as_str(), a.source.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "ban-drop-column",
+                    "gone since v2",
+                    "migrations/001_x.sql:2".to_string()
+                ),
+                (
+                    "ban-drop-table",
+                    "empty",
+                    "migrations/001_x.sql:4".to_string()
+                ),
+            ]
+        );
+        let err = |text: &str| {
+            Migration::from_text(Version::parse("1").unwrap(), "x".into(), "p".into(), text)
+                .unwrap_err()
+        };
+        let e = err("select 1;\n  -- pgkeel:accept ban-drop-colum why\n");
+        assert_eq!((e.line, e.column), (2, 20));
+        assert!(e.message.contains("not a squawk rule id"), "{}", e.message);
+        let e = err("-- pgkeel:accept ban-drop-column\nselect 1;\n");
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("has no reason"), "{}", e.message);
+        let e = err("select 1;\n-- pgkeel:down\n-- pgkeel:accept ban-drop-table undo\n");
+        assert_eq!((e.line, e.column), (3, 1));
+        assert!(
+            e.message.contains("belongs in the up part"),
+            "{}",
+            e.message
+        );
+        // A directive that only starts like `accept` is unknown, with its column.
+        let e = err("  -- pgkeel:acceptx ban-drop-table why\n");
+        assert_eq!((e.line, e.column), (1, 3));
+        assert!(e.message.contains("unknown directive"), "{}", e.message);
     }
 
     #[test]

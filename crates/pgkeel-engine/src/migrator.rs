@@ -68,8 +68,9 @@ pub struct UpOptions {
     pub to: Option<String>,
     /// Run in a transaction that is rolled back; change nothing.
     pub dry_run: bool,
-    /// Lint rule ids whose error findings do not block this run (`--accept-lint`).
-    pub accept_lint: Vec<String>,
+    /// Lint rules whose findings are accepted for this run (`--accept-lint`, MCP `accept_lint`);
+    /// the files' own `-- pgkeel:accept` lines always count.
+    pub accept_lint: Vec<crate::lint::accept::Acceptance>,
     /// Fail (exit 3) when validation after the run finds an error (`up --validate`).
     pub validate: bool,
     /// Overrides `[backup] max_backup_bytes` for this run (`--max-backup-bytes`).
@@ -365,7 +366,7 @@ impl Migrator {
         conn: &Connection,
         history: &HistoryTables,
         to: Option<&Version>,
-        accept_lint: Option<&[String]>,
+        accept_lint: Option<&[crate::lint::accept::Acceptance]>,
         locked: bool,
         report: &mut UpReport,
     ) -> Result<()> {
@@ -449,6 +450,11 @@ impl Migrator {
                 history_version: hv,
                 resume_from: *resume,
                 backup_targets: crate::backup::plan::job_targets(&self.config.backup, p, *resume),
+                lint_accepted: serde_json::to_value(crate::lint::accept::recorded(
+                    &report.lint,
+                    &m.path,
+                ))
+                .unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
             })
             .collect();
 

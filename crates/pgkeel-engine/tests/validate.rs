@@ -2,6 +2,7 @@
 //! row counts in `up` (see pgkeel-testkit for the throwaway databases).
 
 use pgkeel_engine::config::{Config, Overrides, SystemEnvironment};
+use pgkeel_engine::lint::accept::{Acceptance, Source};
 use pgkeel_engine::migrator::UpOptions;
 use pgkeel_engine::validate::{Finding, Severity, ValidateOptions};
 use pgkeel_engine::{Error, Migrator};
@@ -360,7 +361,7 @@ async fn up_validates_after_applying_and_reports_row_counts() {
     let r = m
         .up(&UpOptions {
             validate: true,
-            accept_lint: vec!["ban-drop-table".into()],
+            accept_lint: vec![Acceptance::run("ban-drop-table", None, Source::Flag).unwrap()],
             ..UpOptions::default()
         })
         .await

@@ -51,7 +51,7 @@ fn next_step(e: &Error) -> &'static str {
     match e {
         Error::Blocked(_) => "call migration_status to see each blocker and its fix; repairs (pgkeel repair …) are run by a person with the pgkeel CLI",
         Error::MigrationFailed(_) => "fix the SQL at the reported line, then call plan_migration again before apply_migration",
-        Error::LintBlocked { .. } => "fix the SQL (plan_migration shows the findings), or call apply_migration again with accept_lint: [the rule ids] if the risk is acceptable, or add a `-- squawk-ignore RULE` comment before the statement",
+        Error::LintBlocked { .. } => "fix the SQL (plan_migration shows the findings and the safe form), or, if the user agreed to the risk, call apply_migration again with accept_lint: [{\"rule\": RULE, \"reason\": why it is safe}] (written into the file as a `-- pgkeel:accept RULE reason` line, so later replays need no flags)",
         Error::LockTimeout { .. } => "another applier is running migrations; call migration_status, then retry",
         Error::Connect { .. } => "the server cannot reach the database; check the database URL pgkeel was started with",
         Error::Refused(_) => "follow the message; call migration_status or describe_schema to check the current state",

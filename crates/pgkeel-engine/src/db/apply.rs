@@ -50,6 +50,8 @@ pub struct Job<'a> {
     /// What to back up before the migration runs (planned by [`crate::backup::plan`]; empty
     /// when resuming or when backups are off).
     pub backup_targets: Vec<BackupTarget>,
+    /// The lint findings accepted for it, as history records them (`[{rule, reason, source}]`).
+    pub lint_accepted: serde_json::Value,
 }
 
 /// Runs migrations on one connection.
@@ -142,6 +144,7 @@ impl<'a> Executor<'a> {
             statements: p.statements.len(),
             segments: total,
             up_sql: &m.content[m.up_range.clone()],
+            lint_accepted: &job.lint_accepted,
         };
         // Sent ahead of the first segment: session settings, then the `running` marker.
         let mut prefix: Option<Vec<String>> = Some(

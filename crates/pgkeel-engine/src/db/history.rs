@@ -4,10 +4,14 @@
 //! applies the missing ones under the migration lock. A history written by a newer pgkeel is
 //! refused rather than misread.
 //!
-//! Tables (format 1), in schema `pgkeel` unless configured otherwise:
+//! Tables, in schema `pgkeel` unless configured otherwise:
 //! - `migrations`: one row per migration version (see [`crate::history::HistoryRow`]).
 //! - `audit_log`: append-only (a trigger refuses UPDATE, DELETE and TRUNCATE) record of every
 //!   apply, failure, repair and baseline, with who did it and from where.
+//!
+//! Formats: 1 created both tables; 2 added `migrations.lint_accepted` (jsonb, `[{rule, reason,
+//! source}]`: the lint findings accepted when the migration was applied, see
+//! [`crate::lint::accept`]). The audit row of an apply records the same list.
 
 use tokio_postgres::Client;
 
@@ -16,11 +20,12 @@ use crate::error::{Error, Result};
 use crate::history::{HistoryRow, Status};
 
 /// The history format this release writes.
-pub const FORMAT: i32 = 1;
+pub const FORMAT: i32 = 2;
 
 /// Upgrade steps: `STEPS[n]` takes the history from format `n` to `n + 1`. `{s}` is the quoted
 /// schema name.
-const STEPS: &[&str] = &[r#"
+const STEPS: &[&str] = &[
+    r#"
 CREATE SCHEMA IF NOT EXISTS {s};
 CREATE TABLE {s}.history_format (
     format      integer     NOT NULL,
@@ -67,7 +72,12 @@ CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON {s}.audit_l
     FOR EACH ROW EXECUTE FUNCTION {s}.audit_log_is_append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON {s}.audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_log_is_append_only();
-"#];
+"#,
+    r#"
+ALTER TABLE {s}.migrations ADD COLUMN lint_accepted jsonb NOT NULL DEFAULT '[]'::jsonb;
+COMMENT ON COLUMN {s}.migrations.lint_accepted IS 'lint findings accepted when it was applied: [{rule, reason, source}]';
+"#,
+];
 
 /// Names of the history tables, quoted, for one schema.
 #[derive(Debug, Clone)]
@@ -156,7 +166,9 @@ impl HistoryTables {
 
     /// Every history row; empty when there is no history yet.
     pub async fn load(&self, client: &Client) -> Result<Vec<HistoryRow>> {
-        match self.format(client).await? {
+        // A history not upgraded yet (read by `status`, which never writes) has no column for
+        // accepted lint findings.
+        let lint_accepted = match self.format(client).await? {
             None => return Ok(Vec::new()),
             Some(f) if f > FORMAT => {
                 return Err(Error::HistoryTooNew {
@@ -165,14 +177,15 @@ impl HistoryTables {
                     supported: FORMAT,
                 })
             }
-            Some(_) => {}
-        }
+            Some(f) if f < 2 => "'[]'::jsonb",
+            Some(_) => "lint_accepted",
+        };
         let rows = client
             .query(
                 &format!(
                     "SELECT version, name, path, checksum, status, statements, segments_total, \
                      segments_done, started_at, finished_at, duration_ms, applied_by, \
-                     application_name, client_addr, backend_pid, error \
+                     application_name, client_addr, backend_pid, error, {lint_accepted} \
                      FROM {}.migrations",
                     self.q
                 ),
@@ -202,6 +215,7 @@ impl HistoryTables {
                     client_addr: r.get(13),
                     backend_pid: r.get(14),
                     error: r.get(15),
+                    lint_accepted: r.get(16),
                 })
             })
             .collect()
@@ -243,11 +257,12 @@ impl HistoryTables {
     /// Record that `done` segments are complete. An upsert, so the row is right even if the
     /// `running` marker was never written: it commits with the segment it describes.
     pub fn segment_done_sql(&self, r: &RunningRow<'_>, done: usize) -> String {
-        self.upsert_sql(r, "running", done, "NULL", "NULL")
+        self.upsert_sql(r, "running", done, "NULL", "NULL", None)
     }
 
-    /// Mark a migration applied and append the audit row. Runs inside the migration's last
-    /// transaction, so the history row and the schema change commit together.
+    /// Mark a migration applied (with the lint findings accepted for it) and append the audit
+    /// row. Runs inside the migration's last transaction, so the history row and the schema
+    /// change commit together.
     pub fn finish_sql(&self, r: &RunningRow<'_>) -> String {
         let mirror = if self.supabase_mirror {
             format!(
@@ -257,14 +272,16 @@ impl HistoryTables {
         } else {
             String::new()
         };
+        let accepted = format!("{}::jsonb", literal(&r.lint_accepted.to_string()));
         format!(
-            "{}; INSERT INTO {q}.audit_log (action, version, details) VALUES ('apply', {v}, jsonb_build_object('checksum', {c}, 'path', {p})){mirror}",
+            "{}; INSERT INTO {q}.audit_log (action, version, details) VALUES ('apply', {v}, jsonb_build_object('checksum', {c}, 'path', {p}, 'lint_accepted', {accepted})){mirror}",
             self.upsert_sql(
                 r,
                 "applied",
                 r.segments,
                 "clock_timestamp()",
                 "(extract(epoch FROM clock_timestamp() - coalesce(m.started_at, clock_timestamp())) * 1000)::bigint",
+                Some(&accepted),
             ),
             q = self.q,
             v = literal(r.version),
@@ -280,13 +297,22 @@ impl HistoryTables {
         done: usize,
         finished_at: &str,
         duration: &str,
+        lint_accepted: Option<&str>,
     ) -> String {
+        let (col, val, set) = match lint_accepted {
+            Some(a) => (
+                ", lint_accepted",
+                format!(", {a}"),
+                ", lint_accepted = excluded.lint_accepted",
+            ),
+            None => ("", String::new(), ""),
+        };
         format!(
-            "INSERT INTO {q}.migrations AS m (version, name, path, checksum, status, statements, segments_total, segments_done, started_at, finished_at, duration_ms, backend_pid) \
-             VALUES ({v}, {n}, {p}, {c}, '{status}', {st}, {sg}, {done}, clock_timestamp(), {finished_at}, 0, pg_backend_pid()) \
+            "INSERT INTO {q}.migrations AS m (version, name, path, checksum, status, statements, segments_total, segments_done, started_at, finished_at, duration_ms, backend_pid{col}) \
+             VALUES ({v}, {n}, {p}, {c}, '{status}', {st}, {sg}, {done}, clock_timestamp(), {finished_at}, 0, pg_backend_pid(){val}) \
              ON CONFLICT (version) DO UPDATE SET name = excluded.name, path = excluded.path, checksum = excluded.checksum, \
              status = excluded.status, statements = excluded.statements, segments_total = excluded.segments_total, \
-             segments_done = excluded.segments_done, finished_at = {finished_at}, duration_ms = {duration}, error = NULL",
+             segments_done = excluded.segments_done, finished_at = {finished_at}, duration_ms = {duration}, error = NULL{set}",
             q = self.q,
             v = literal(r.version),
             n = literal(r.name),
@@ -537,6 +563,9 @@ pub struct RunningRow<'a> {
     pub segments: usize,
     /// The up part of the migration's text (for the Supabase history mirror).
     pub up_sql: &'a str,
+    /// The lint findings accepted for it, `[{rule, reason, source}]` (see
+    /// [`crate::lint::accept::recorded`]).
+    pub lint_accepted: &'a serde_json::Value,
 }
 
 /// One audit log entry.

@@ -97,6 +97,7 @@ fn standalone(path: &str, text: &str) -> Result<(Migration, bool)> {
         Error::Directive {
             path: path.to_string(),
             line: e.line,
+            column: e.column,
             message: e.message,
         }
     })?;

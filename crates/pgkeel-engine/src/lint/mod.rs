@@ -9,9 +9,13 @@
 //! Syntax errors are not lint findings: the statement splitter already reports them (as parse
 //! warnings of `up`), so the adapter skips squawk's parse errors and lints what it could read.
 //!
-//! Error findings block `up` and `apply_migration` unless accepted (see [`preflight`]).
+//! Error findings block `up` and `apply_migration` unless accepted (see [`preflight`]): by a
+//! `-- pgkeel:accept RULE reason` line in the file, or for one run (see [`accept`]). Why each
+//! rule exists and its safe form: [`explain`].
 
+pub mod accept;
 pub mod context;
+pub mod explain;
 pub mod files;
 pub mod live;
 pub mod settings;
@@ -49,6 +53,10 @@ pub struct LintFinding {
     /// Byte offset of the finding in the file's normalised text.
     #[serde(skip)]
     pub offset: usize,
+    /// Set when an acceptance covers the finding: it keeps its severity, but never blocks and
+    /// is shown as accepted (see [`accept`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<accept::Accepted>,
 }
 
 impl LintFinding {
@@ -64,7 +72,10 @@ impl std::fmt::Display for LintFinding {
             f,
             "{}: {} {}: {}",
             self.location(),
-            self.severity,
+            match self.accepted {
+                Some(_) => "accepted",
+                None => self.severity.as_str(),
+            },
             self.rule,
             self.message
         )
@@ -73,7 +84,8 @@ impl std::fmt::Display for LintFinding {
 
 /// Lint one migration (its up part and its down SQL) on its own, offline. Empty when
 /// `[lint] enabled = false`. In a migration older than `[lint] since`, error findings are
-/// reported as warnings.
+/// reported as warnings. The file's `-- pgkeel:accept` lines mark their findings accepted (and
+/// an unused one is a warning).
 pub fn lint_migration(m: &Migration, s: &LintSettings) -> Vec<LintFinding> {
     lint_all([m], s)
 }
@@ -133,7 +145,13 @@ impl<'a> RunLint<'a> {
             .into_iter()
             .map(|item| {
                 if s.enabled {
-                    let (found, facts) = squawk::lint_with_facts(item.migration, s);
+                    let (mut found, facts) = squawk::lint_with_facts(item.migration, s);
+                    // The file's acceptances match squawk's findings before context judges
+                    // them: an acceptance of a finding that context then lowers or drops (an
+                    // empty table on a fresh database) is used, not "unused".
+                    let m = item.migration;
+                    let unused = accept::apply_file(&m.accepts, &m.path, &mut found);
+                    found.extend(unused);
                     (item, found, facts)
                 } else {
                     (item, Vec::new(), Vec::new())
@@ -194,7 +212,8 @@ impl<'a> RunLint<'a> {
             let mut up: Vec<LintFinding> = Vec::new();
             let mut rest: Vec<LintFinding> = Vec::new();
             for f in found.by_ref() {
-                if f.part == "up" {
+                // pgkeel's own findings (unused-accept) are about a line, not a statement.
+                if f.part == "up" && squawk::rule(&f.rule).is_some() {
                     up.push(f);
                 } else {
                     rest.push(f);
@@ -257,16 +276,12 @@ fn judge_one(
     Some(f)
 }
 
-/// True when `accepted` names the finding's rule.
-pub fn is_accepted(f: &LintFinding, accepted: &[String]) -> bool {
-    accepted.iter().any(|a| squawk::same_rule(a, &f.rule))
-}
-
-/// The distinct rule ids of the error findings not in `accepted`, in first-seen order.
-pub fn blocking_rules(findings: &[LintFinding], accepted: &[String]) -> Vec<String> {
+/// The distinct rule ids of the findings that block (errors nobody accepted), in first-seen
+/// order.
+pub fn blocking_rules(findings: &[LintFinding]) -> Vec<String> {
     let mut rules: Vec<String> = Vec::new();
     for f in findings {
-        if f.severity == Severity::Error && !is_accepted(f, accepted) && !rules.contains(&f.rule) {
+        if accept::blocks(f) && !rules.contains(&f.rule) {
             rules.push(f.rule.clone());
         }
     }
@@ -275,50 +290,42 @@ pub fn blocking_rules(findings: &[LintFinding], accepted: &[String]) -> Vec<Stri
 
 /// Check `--accept-lint` / `accept_lint` rule ids: an unknown id is an error (a typo would
 /// otherwise silently accept nothing).
-pub fn check_accepted(accepted: &[String]) -> Result<()> {
-    for a in accepted {
-        if !squawk::is_rule(a) {
-            return Err(Error::Config(format!(
-                "--accept-lint / accept_lint {a:?}: not a squawk rule id (e.g. ban-drop-table, require-concurrent-index-creation; `pgkeel lint` shows the ids it finds)"
-            )));
-        }
-    }
-    Ok(())
+pub fn check_accepted(accepted: &[accept::Acceptance]) -> Result<()> {
+    accept::check_run(accepted).map_err(Error::Config)
 }
 
-/// The findings (judged) that block a run: error findings whose rule is not in `accepted`, when
-/// `[lint] block` is on.
-pub fn lint_blocking(
-    findings: &[LintFinding],
-    s: &LintSettings,
-    accepted: &[String],
-) -> Vec<LintFinding> {
+/// The findings (judged, acceptances marked) that block a run: error findings nobody accepted,
+/// when `[lint] block` is on.
+pub fn lint_blocking(findings: &[LintFinding], s: &LintSettings) -> Vec<LintFinding> {
     if !s.block {
         return Vec::new();
     }
     findings
         .iter()
-        .filter(|f| f.severity == Severity::Error && !is_accepted(f, accepted))
+        .filter(|f| accept::blocks(f))
         .cloned()
         .collect()
 }
 
-/// The lint pre-flight of `up` and `apply_migration` over the judged findings of the
-/// migrations about to run. With `accept = None` (a plan) every finding is returned. With
-/// `Some(accepted)`, blocking findings (see [`lint_blocking`]) fail with [`Error::LintBlocked`];
+/// The lint pre-flight of every apply (`up`, `dev reset`, `types verify`, `apply_migration`)
+/// over the judged findings of the migrations about to run (their files' own
+/// `-- pgkeel:accept` lines already applied). With `accept = None` (a plan) every finding is
+/// returned. With `Some(run)` (this run's acceptances, possibly none), `run` marks what it
+/// accepts, and blocking findings (see [`lint_blocking`]) fail with [`Error::LintBlocked`];
 /// otherwise every finding is returned for the caller to print. Only the up parts' findings are
 /// returned: the down SQL does not run here.
 pub fn preflight(
-    findings: Vec<LintFinding>,
+    mut findings: Vec<LintFinding>,
     s: &LintSettings,
-    accept: Option<&[String]>,
+    accept: Option<&[accept::Acceptance]>,
 ) -> Result<Vec<LintFinding>> {
-    if let Some(accepted) = accept {
-        check_accepted(accepted)?;
-    }
-    let blocking = lint_blocking(&findings, s, accept.unwrap_or(&[]));
-    if accept.is_some() && !blocking.is_empty() {
-        return Err(Error::LintBlocked { findings: blocking });
+    if let Some(run) = accept {
+        check_accepted(run)?;
+        accept::apply_run(run, &mut findings);
+        let blocking = lint_blocking(&findings, s);
+        if !blocking.is_empty() {
+            return Err(Error::LintBlocked { findings: blocking });
+        }
     }
     // Down SQL does not run here (and never blocks): its findings belong to `pgkeel lint` and to
     // the rollback, not to every `up`.
@@ -350,11 +357,16 @@ pub fn blocked_message(findings: &[LintFinding]) -> String {
         }
     }
     let flags: Vec<String> = rules.iter().map(|r| format!("--accept-lint {r}")).collect();
+    let lines: Vec<String> = rules
+        .iter()
+        .map(|r| format!("`{}`", accept::directive_line(r, "<reason>")))
+        .collect();
     s.push_str(&format!(
-        "\n  next: fix the SQL; or accept it for this run with `pgkeel up {}` (MCP: accept_lint: {:?}); or add `-- squawk-ignore {}` on the line before the statement",
+        "\n  next: fix the SQL (`pgkeel lint --explain {}` shows the safe form); or, if the risk is acceptable, add {} on a line of its own in the migration file (every later run, `dev reset` and `types verify` honour it); or accept it for this run only with `pgkeel up {}` (MCP: accept_lint: {:?})",
+        rules.first().copied().unwrap_or("RULE"),
+        lines.join(" and "),
         flags.join(" "),
         rules,
-        rules.join(",")
     ));
     s
 }
@@ -406,23 +418,60 @@ mod tests {
             msg.contains("pgkeel up --accept-lint ban-drop-column"),
             "{msg}"
         );
-        assert!(msg.contains("-- squawk-ignore ban-drop-column"), "{msg}");
+        assert!(
+            msg.contains("add `-- pgkeel:accept ban-drop-column <reason>` on a line of its own"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("pgkeel lint --explain ban-drop-column"),
+            "{msg}"
+        );
 
-        // Accepted: the run goes on with every finding reported (the error and the warning).
-        let all = preflight(
-            lint_all(&ms, &s),
-            &s,
-            Some(&["ban-drop-column".to_string()]),
-        )
-        .unwrap();
+        // Accepted for the run: it goes on with every finding reported (the error, marked
+        // accepted, and the warning).
+        let run = [run_accept("ban-drop-column")];
+        let all = preflight(lint_all(&ms, &s), &s, Some(&run)).unwrap();
         assert_eq!(all.len(), 2);
+        assert_eq!(
+            all[0].accepted.as_ref().map(|a| a.source.to_string()),
+            Some("--accept-lint".to_string())
+        );
+        assert_eq!(all[0].severity, Severity::Error);
+        assert!(all[0].to_string().contains(": accepted ban-drop-column:"));
         assert_eq!(all[1].rule, "prefer-bigint-over-int");
-        // A plan never blocks.
-        assert_eq!(preflight(lint_all(&ms, &s), &s, None).unwrap(), all);
+        assert!(all[1].accepted.is_none());
+        // A plan never blocks (and marks nothing accepted by a run).
+        let plan = preflight(lint_all(&ms, &s), &s, None).unwrap();
+        assert_eq!(plan.len(), 2);
+        assert!(plan[0].accepted.is_none());
         // An unknown rule id is a usage error, not a silent no-op.
         let e =
-            preflight(lint_all(&ms, &s), &s, Some(&["ban-drop-colum".to_string()])).unwrap_err();
+            preflight(lint_all(&ms, &s), &s, Some(&[run_accept("ban-drop-colum")])).unwrap_err();
         assert!(matches!(e, Error::Config(_)), "{e}");
+    }
+
+    fn run_accept(rule: &str) -> accept::Acceptance {
+        accept::Acceptance::run(rule, None, accept::Source::Flag).unwrap()
+    }
+
+    #[test]
+    fn a_file_acceptance_replays_without_flags_and_an_unused_one_warns() {
+        let ms = [mig(
+            "001",
+            "-- pgkeel:accept ban-drop-column nobody reads legacy since v2\n-- pgkeel:accept ban-drop-table kept for later\nalter table users drop column legacy;\n",
+        )];
+        let s = settings();
+        let found = preflight(lint_all(&ms, &s), &s, Some(&[])).unwrap();
+        assert_eq!(found.len(), 2, "{found:?}");
+        let a = found[0].accepted.as_ref().unwrap();
+        assert_eq!(a.reason, "nobody reads legacy since v2");
+        assert_eq!(a.source.to_string(), "migrations/001_x.sql:1");
+        assert_eq!(found[1].rule, accept::UNUSED);
+        assert_eq!(found[1].location(), "migrations/001_x.sql:2:18");
+        assert_eq!(found[1].severity, Severity::Warning);
+        // In another file the same statement still blocks.
+        let other = [mig("002", "alter table users drop column legacy;\n")];
+        assert!(preflight(lint_all(&other, &s), &s, Some(&[])).is_err());
     }
 
     #[test]
@@ -463,14 +512,15 @@ mod tests {
             "001",
             "alter table a drop column x;\ndrop table b;\nalter table c drop column y;\n",
         )];
-        let blocking = lint_blocking(&lint_all(&ms, &settings()), &settings(), &[]);
+        let mut all = lint_all(&ms, &settings());
+        let blocking = lint_blocking(&all, &settings());
         assert_eq!(
-            blocking_rules(&blocking, &[]),
+            blocking_rules(&blocking),
             ["ban-drop-column", "ban-drop-table"]
         );
-        assert_eq!(
-            blocking_rules(&blocking, &["ban-drop-table".into()]),
-            ["ban-drop-column"]
-        );
+        accept::apply_run(&[run_accept("ban-drop-table")], &mut all);
+        let blocking = lint_blocking(&all, &settings());
+        assert_eq!(blocking_rules(&blocking), ["ban-drop-column"]);
+        assert_eq!(blocking_rules(&all), ["ban-drop-column"]);
     }
 }

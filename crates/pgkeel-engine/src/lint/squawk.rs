@@ -298,6 +298,7 @@ pub fn lint_with_facts(m: &Migration, s: &LintSettings) -> (Vec<LintFinding>, Ve
                 part: part.name,
                 reason: None,
                 offset: start,
+                accepted: None,
             });
         }
     }

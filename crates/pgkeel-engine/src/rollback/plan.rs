@@ -436,6 +436,7 @@ mod tests {
             client_addr: None,
             backend_pid: None,
             error: None,
+            lint_accepted: serde_json::json!([]),
         }
     }
 

@@ -14,7 +14,7 @@ use rmcp::{tool, tool_router, ErrorData, RoleServer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::tools::plan_migration::failure_line;
+use crate::tools::plan_migration::{acceptances, failure_line, AcceptLint};
 use crate::tools::validate_schema::{compact, ValidateOutput};
 use crate::{progress, render, PgkeelServer};
 
@@ -28,10 +28,12 @@ pub struct ApplyParams {
     /// With name and sql: the version to give the new file (default: the next one). Alone: apply
     /// the pending migration files up to and including this version.
     pub version: Option<String>,
-    /// Lint rule ids (from plan_migration's `blocked_by_lint`) whose error findings are accepted
-    /// for this call; any other error finding makes the call refuse before anything is written.
+    /// Lint rules (from plan_migration's `blocked_by_lint`) to accept, each a rule id or
+    /// {rule, reason}; any other error finding makes the call refuse before anything is written.
+    /// With {name, sql}, a rule that covers a finding of the new migration is written into its
+    /// file as `-- pgkeel:accept RULE reason`, so later replays need no flags.
     #[serde(default)]
-    pub accept_lint: Vec<String>,
+    pub accept_lint: Vec<AcceptLint>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -55,6 +57,36 @@ pub struct ApplyOutput {
     /// Expectations and health checks after the run (absent when nothing was applied or
     /// `[validate] on_up = "off"`). Findings do not undo the migration.
     pub validation: Option<ValidateOutput>,
+    /// The `-- pgkeel:accept RULE reason` lines written into the new file.
+    pub accept_lines: Vec<String>,
+    /// Lint findings accepted in this call: `path:line:col rule (reason; from source)`.
+    pub lint_accepted: Vec<String>,
+    /// Acceptances that counted for this call only (findings of files that already existed):
+    /// `path: -- pgkeel:accept RULE reason`, the line to add to that file.
+    pub accept_lines_to_add: Vec<String>,
+}
+
+fn accepted_lines(lint: &[pgkeel_engine::lint::LintFinding]) -> Vec<String> {
+    lint.iter()
+        .filter_map(|f| {
+            f.accepted.as_ref().map(|a| {
+                format!(
+                    "{} {} ({}; from {})",
+                    f.location(),
+                    f.rule,
+                    a.reason,
+                    a.source
+                )
+            })
+        })
+        .collect()
+}
+
+fn lines_to_add(lint: &[pgkeel_engine::lint::LintFinding]) -> Vec<String> {
+    pgkeel_engine::lint::accept::lines_to_add(lint)
+        .into_iter()
+        .map(|l| format!("{}: {}", l.path, l.line))
+        .collect()
 }
 
 fn backup_lines(backups: &[BackupTaken]) -> Vec<String> {
@@ -95,6 +127,24 @@ fn after_lines(out: &ApplyOutput) -> String {
             v.errors, v.warnings
         ));
     }
+    if !out.lint_accepted.is_empty() {
+        s.push_str(&format!(
+            "\nLint accepted: {}.",
+            out.lint_accepted.join("; ")
+        ));
+    }
+    if !out.accept_lines.is_empty() {
+        s.push_str(&format!(
+            "\nWritten into the file: {}.",
+            out.accept_lines.join("; ")
+        ));
+    }
+    if !out.accept_lines_to_add.is_empty() {
+        s.push_str(&format!(
+            "\nAccepted for this call only; to make it part of the file (a person edits it, then `pgkeel repair --accept-checksum VERSION` if it is applied): {}.",
+            out.accept_lines_to_add.join("; ")
+        ));
+    }
     s
 }
 
@@ -117,10 +167,14 @@ impl PgkeelServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let migrator = self.migrator().scoped(progress::for_call(&ctx));
+        let accept = match acceptances(&p.accept_lint) {
+            Ok(a) => a,
+            Err(refusal) => return Ok(refusal),
+        };
         match (p.name, p.sql, p.version) {
             (Some(name), Some(sql), version) => {
                 let req = NewMigration { name, sql, version };
-                match migrator.apply_new_accepting(&req, &p.accept_lint).await {
+                match migrator.apply_new_accepting(&req, &accept).await {
                     Ok(a) => {
                         let mut applied = a.applied_before.clone();
                         if a.duration_ms.is_some() {
@@ -155,6 +209,9 @@ impl PgkeelServer {
                             backups: backup_lines(&a.backups),
                             row_counts: row_count_lines(&a.row_counts),
                             validation: a.validation.as_ref().map(compact),
+                            accept_lines: a.accept_lines.clone(),
+                            lint_accepted: accepted_lines(&a.lint),
+                            accept_lines_to_add: lines_to_add(&a.lint),
                         };
                         summary.push_str(&after_lines(&out));
                         Ok(render::ok(summary, &out))
@@ -176,7 +233,7 @@ impl PgkeelServer {
                 let opts = UpOptions {
                     to: Some(version.clone()),
                     dry_run: false,
-                    accept_lint: p.accept_lint.clone(),
+                    accept_lint: accept,
                     ..UpOptions::default()
                 };
                 match migrator.up(&opts).await {
@@ -206,6 +263,9 @@ impl PgkeelServer {
                             ),
                             row_counts: row_count_lines(&report.row_counts),
                             validation: report.validation.as_ref().map(compact),
+                            accept_lines: Vec::new(),
+                            lint_accepted: accepted_lines(&report.lint),
+                            accept_lines_to_add: lines_to_add(&report.lint),
                         };
                         let after = after_lines(&out);
                         match report.failure {

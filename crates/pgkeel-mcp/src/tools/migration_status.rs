@@ -36,6 +36,9 @@ pub struct StatusEntry {
     /// The recorded failure, for failed migrations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<serde_json::Value>,
+    /// Lint findings accepted when it was applied: [{rule, reason, source}] (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lint_accepted: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -110,6 +113,11 @@ impl PgkeelServer {
                     .as_ref()
                     .filter(|_| e.state == State::Failed)
                     .and_then(|h| h.error.clone()),
+                lint_accepted: e
+                    .history
+                    .as_ref()
+                    .map(|h| h.lint_accepted.clone())
+                    .filter(|a| a.as_array().is_some_and(|a| !a.is_empty())),
             })
             .collect();
         let next_offset = (p.offset + page.len() < listed.len()).then_some(p.offset + page.len());

@@ -2,6 +2,8 @@
 //! run in a rolled-back transaction. Changes nothing.
 
 use pgkeel_engine::authoring::{AuthoringPlan, NewMigration, StatementSummary};
+use pgkeel_engine::lint::accept::{Acceptance, Source};
+use pgkeel_engine::lint::explain;
 use pgkeel_engine::MigrationFailure;
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
@@ -22,6 +24,47 @@ pub struct PlanParams {
     /// The version to give it, written as in file names (e.g. 20240101120000). Default: the next
     /// one in the project's naming scheme.
     pub version: Option<String>,
+    /// Lint rules to accept, as apply_migration would (the plan then shows the file with its
+    /// `-- pgkeel:accept` lines, and the checksum of that content).
+    #[serde(default)]
+    pub accept_lint: Vec<AcceptLint>,
+}
+
+/// A lint rule to accept: its id (`"ban-drop-column"`, with the reason "accepted through MCP
+/// apply_migration"), or `{"rule": ..., "reason": ...}` saying why the risk is acceptable.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AcceptLint {
+    Rule(String),
+    WithReason(AcceptWithReason),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptWithReason {
+    /// A squawk rule id, e.g. ban-drop-column.
+    pub rule: String,
+    /// Why the risk is acceptable (one line in the migration file).
+    pub reason: String,
+}
+
+/// The engine's acceptances for `accept_lint`, or a refusal for an empty or overlong reason.
+pub(crate) fn acceptances(list: &[AcceptLint]) -> Result<Vec<Acceptance>, CallToolResult> {
+    list.iter()
+        .map(|a| {
+            let (rule, reason) = match a {
+                AcceptLint::Rule(r) => (r.as_str(), None),
+                AcceptLint::WithReason(w) => (w.rule.as_str(), Some(w.reason.as_str())),
+            };
+            Acceptance::run(rule, reason, Source::Mcp).map_err(|e| {
+                render::refused(
+                    "bad_arguments",
+                    format!("accept_lint {rule:?}: {e}"),
+                    "give accept_lint entries as {\"rule\": RULE, \"reason\": why the risk is acceptable}",
+                )
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -47,6 +90,9 @@ pub struct PlanOutput {
     /// Rule ids of error findings that make apply_migration refuse unless passed in its
     /// `accept_lint`.
     pub blocked_by_lint: Vec<String>,
+    /// The `-- pgkeel:accept RULE reason` lines the new file gets from `accept_lint` (included
+    /// in `checksum`).
+    pub accept_lines: Vec<String>,
     /// Tables apply_migration would copy into the backup schema before destructive statements
     /// (what `rollback` restores): `schema.table (reason): ~N rows, B bytes` (estimates now).
     pub backups: Vec<String>,
@@ -125,6 +171,7 @@ impl PlanOutput {
                 .filter_map(|f| serde_json::to_value(f).ok())
                 .collect(),
             blocked_by_lint: p.blocked_by_lint.clone(),
+            accept_lines: p.accept_lines.clone(),
             backups: p
                 .dry_run
                 .iter()
@@ -148,15 +195,28 @@ fn lint_summary(p: &AuthoringPlan) -> String {
     let mut s = String::new();
     for f in &p.lint {
         s.push_str(&format!("\nLint {f}"));
-        if let Some(h) = &f.help {
-            s.push_str(&format!(" Help: {h}"));
+        match (&f.accepted, &f.help) {
+            (Some(a), _) => s.push_str(&format!(" (accepted: {}; from {})", a.reason, a.source)),
+            (None, Some(h)) => s.push_str(&format!(" Help: {h}")),
+            (None, None) => {}
         }
+    }
+    for l in &p.accept_lines {
+        s.push_str(&format!("\nThe file gets the line: {l}"));
     }
     if !p.blocked_by_lint.is_empty() {
         s.push_str(&format!(
             "\napply_migration will refuse because of: {}.",
             p.blocked_by_lint.join(", ")
         ));
+        for rule in &p.blocked_by_lint {
+            if let Ok(e) = explain::explain(rule) {
+                s.push_str(&format!(
+                    "\nWhy {rule} matters: {}\nSafe form:\n{}",
+                    e.why, e.safe
+                ));
+            }
+        }
     }
     if !s.is_empty() {
         s.push('\n');
@@ -179,12 +239,16 @@ impl PgkeelServer {
         &self,
         Parameters(p): Parameters<PlanParams>,
     ) -> Result<CallToolResult, ErrorData> {
+        let accept = match acceptances(&p.accept_lint) {
+            Ok(a) => a,
+            Err(refusal) => return Ok(refusal),
+        };
         let req = NewMigration {
             name: p.name,
             sql: p.sql,
             version: p.version,
         };
-        let plan = match self.migrator().plan_new(&req).await {
+        let plan = match self.migrator().plan_new_accepting(&req, &accept).await {
             Ok(plan) => plan,
             Err(e) => return Ok(render::error(&e)),
         };
@@ -213,7 +277,7 @@ impl PgkeelServer {
                         String::new()
                     } else {
                         format!(
-                            " (fix the SQL, or pass accept_lint: {:?} if the risk is acceptable)",
+                            " (fix the SQL, or, if the user agreed to the risk, pass accept_lint: [{{\"rule\": RULE, \"reason\": why}}] for {:?}: apply_migration writes a `-- pgkeel:accept` line into the file)",
                             plan.blocked_by_lint
                         )
                     }
