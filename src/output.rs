@@ -252,6 +252,7 @@ impl Out {
                 "history_created": r.history_created,
                 "types_written": r.types_written,
                 "lint": r.lint,
+                "supabase_notes": r.supabase_notes,
             });
             body["validation"] = json!(r.validation);
             body["row_counts"] = json!(r.row_counts);
@@ -270,6 +271,9 @@ impl Out {
         }
         for w in r.warnings.iter().chain(&r.parse_warnings) {
             eprintln!("warning: {}: {}", w.path, w.message);
+        }
+        for n in &r.supabase_notes {
+            eprintln!("note: {n}");
         }
         for f in &r.lint {
             eprint!("{}", crate::lint::finding_lines(f));
