@@ -255,6 +255,7 @@ impl Out {
                 "types_written": r.types_written,
                 "lint": r.lint,
                 "accept_lines_to_add": pgkeel_engine::lint::accept::lines_to_add(&r.lint),
+                "supabase_notes": r.supabase_notes,
             });
             body["validation"] = json!(r.validation);
             body["row_counts"] = json!(r.row_counts);
@@ -273,6 +274,9 @@ impl Out {
         }
         for w in r.warnings.iter().chain(&r.parse_warnings) {
             eprintln!("warning: {}: {}", w.path, w.message);
+        }
+        for n in &r.supabase_notes {
+            eprintln!("note: {n}");
         }
         for f in r.lint.iter().filter(|f| f.severity != Severity::Info) {
             eprint!("{}", crate::lint::finding_lines(f));

@@ -1,7 +1,8 @@
 //! Supabase projects on plain PostgreSQL, end to end: `pgkeel supabase bootstrap`, `up` of a
 //! realistic Supabase migration set (tests/fixtures/supabase), row level security as Supabase
 //! applies it, the history mirror, the refusal on a real Supabase database, `pgkeel adopt
-//! supabase`, and the seed. Each test has a database of its own ([`TestDb`]).
+//! supabase`, and the seed; the project's pgTAP tests run with `pg_prove`; `up` on a database
+//! without the bootstrap. Each test has a database of its own ([`TestDb`]).
 
 mod cli_support;
 
@@ -92,7 +93,7 @@ fn claims(sub: &str, email: &str) -> String {
 async fn bootstrap_then_up_applies_supabase_migrations_and_rls_behaves_as_on_supabase() {
     let ctx = fixture_ctx().await;
     let r = ctx.run(&["supabase", "bootstrap"]).expect(0);
-    assert!(r.stdout.contains("bootstrap 1 applied"), "{}", r.stdout);
+    assert!(r.stdout.contains("bootstrap 2 applied"), "{}", r.stdout);
     // Idempotent: the second run changes nothing.
     let again = ctx
         .run(&["--json", "supabase", "bootstrap"])
@@ -101,7 +102,7 @@ async fn bootstrap_then_up_applies_supabase_migrations_and_rls_behaves_as_on_sup
     assert_eq!(again["result"]["changed"], false, "{again}");
     assert!(again["result"]["standins"]
         .as_array()
-        .is_some_and(|a| a.iter().any(|s| s == "pg_net")));
+        .is_some_and(|a| a.iter().any(|s| s == "pgjwt")));
 
     let up = ctx.run(&["--json", "up"]).expect(0).json();
     let versions = fixture_versions();
@@ -415,8 +416,19 @@ async fn adopt_supabase_imports_the_cli_history_and_reports_mismatches() {
     ];
     for f in files {
         let sql = std::fs::read_to_string(dir.join(f)).expect("read");
-        c.batch_execute(&sql).await.expect("apply as the CLI would");
         let statements = pgkeel_engine::supabase::split::cli_statements(&sql);
+        // As the CLI would, statement by statement; on plain PostgreSQL a CREATE EXTENSION of a
+        // Supabase extension goes through the bootstrap's function (what pgkeel sends).
+        for st in &statements {
+            let sent = pgkeel_engine::supabase::rewrite::parse(st)
+                .filter(|c| {
+                    pgkeel_engine::supabase::catalog::find(&c.name).is_some_and(|e| e.routed())
+                })
+                .map_or_else(|| st.clone(), |c| c.call_sql());
+            c.batch_execute(&sent)
+                .await
+                .expect("apply as the CLI would");
+        }
         let (version, name) = f.trim_end_matches(".sql").split_once('_').expect("name");
         c.execute(
             "INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES ($1, $2, $3)",
@@ -484,4 +496,97 @@ async fn adopt_supabase_imports_the_cli_history_and_reports_mismatches() {
         .await,
         2
     );
+}
+
+/// `pg_prove` on the project's pgTAP tests against the test database: (passed, output).
+fn pg_prove(ctx: &Ctx) -> Option<(bool, String)> {
+    let tests = ctx.project.root().join("supabase/tests/rls.test.sql");
+    let out = match std::process::Command::new("pg_prove")
+        .arg("--dbname")
+        .arg(&ctx.db.url)
+        .arg("--verbose")
+        .arg(&tests)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let msg = "pg_prove is not installed: install postgresql-15-pgtap and libtap-parser-sourcehandler-pgtap-perl (.ci/run does)";
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{msg}");
+            }
+            eprintln!("SKIPPED the pgTAP run: {msg}");
+            return None;
+        }
+        Err(e) => panic!("running pg_prove: {e}"),
+    };
+    Some((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projects_pgtap_tests_pass_as_authenticated_and_fail_when_rls_is_broken() {
+    let ctx = fixture_ctx().await;
+    ctx.run(&["supabase", "bootstrap"]).expect(0);
+    ctx.run(&["up"]).expect(0);
+    let Some((passed, out)) = pg_prove(&ctx) else {
+        return;
+    };
+    assert!(passed, "{out}");
+    assert!(
+        out.contains("ok 3 - a user sees only their own todos")
+            && out.contains("All tests successful"),
+        "{out}"
+    );
+
+    // The same tests must fail when row level security or auth.uid() is broken.
+    let c = ctx.client().await;
+    c.batch_execute("ALTER TABLE public.todos DISABLE ROW LEVEL SECURITY")
+        .await
+        .expect("break RLS");
+    let (passed, out) = pg_prove(&ctx).expect("pg_prove ran before");
+    assert!(
+        !passed && out.contains("not ok 3 - a user sees only their own todos"),
+        "{out}"
+    );
+    c.batch_execute(
+        "ALTER TABLE public.todos ENABLE ROW LEVEL SECURITY; \
+         CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT NULL::uuid $$",
+    )
+    .await
+    .expect("break auth.uid()");
+    let (passed, out) = pg_prove(&ctx).expect("pg_prove ran before");
+    assert!(
+        !passed && out.contains("not ok 2 - auth.uid() reads the claims"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_on_a_database_without_auth_refuses_naming_the_bootstrap() {
+    let ctx = fixture_ctx().await;
+    let r = ctx.run(&["up"]).expect(4);
+    assert!(
+        r.stderr.contains("no `auth` schema") && r.stderr.contains("`pgkeel supabase bootstrap`"),
+        "{}",
+        r.stderr
+    );
+    let c = ctx.client().await;
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname IN ('pgkeel', 'pgkeel_supabase', 'supabase_migrations')"
+        )
+        .await,
+        0,
+        "nothing changed: no history schema, no failed row"
+    );
+    ctx.run(&["supabase", "bootstrap"]).expect(0);
+    let up = ctx.run(&["up"]).expect(0);
+    assert!(up.stderr.contains("pgkeel's stand-ins were created: http (a callable subset), pg_cron (a callable subset), pg_net (a callable subset)"), "{}", up.stderr);
 }

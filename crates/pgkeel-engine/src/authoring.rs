@@ -220,14 +220,26 @@ impl Migrator {
             return Err(Error::MigrationFailed(Box::new(f)));
         }
 
-        let conn = self.connect("apply").await?;
+        let mut conn = self.connect("apply").await?;
         let lock = self.take_lock().await?;
         let history = self.history();
+        // Supabase mode first: a refusal there leaves the database as it was.
+        let before = match self.supabase_before_up(&conn.client).await {
+            Ok(b) => b,
+            Err(e) => {
+                if let Err(e) = lock.release().await {
+                    tracing::warn!("{e}");
+                }
+                return Err(e);
+            }
+        };
+        if before.reconnect {
+            conn = self.connect("apply").await?;
+        }
         let result = async {
             if let Some(format) = history.ensure(&conn.client).await? {
                 self.events.event(Event::HistoryUpgraded { format });
             }
-            self.supabase_before_up(&conn.client).await?;
             // Files may have changed while we waited for the lock: check again.
             let checked = self.check_new(req, accept)?;
             let m = &checked.migration;
@@ -314,7 +326,13 @@ impl Migrator {
                     .filter(|a| a.version != m.version.as_str())
                     .map(|a| a.version.clone())
                     .collect(),
-                notes: ours.map(|a| a.notes.clone()).unwrap_or_default(),
+                notes: ours
+                    .map(|a| a.notes.clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .chain(before.notes.iter().cloned())
+                    .chain(std::mem::take(&mut report.supabase_notes))
+                    .collect(),
                 backups: report
                     .applied
                     .iter()

@@ -100,6 +100,8 @@ pub struct UpReport {
     pub validation: Option<crate::validate::ValidateReport>,
     /// Rows in the tables the run touched, before and after.
     pub row_counts: Vec<crate::db::rowcount::RowCount>,
+    /// Supabase mode: the bootstrap that ran first, the extensions that got stand-ins.
+    pub supabase_notes: Vec<String>,
     /// The `--max-backup-bytes` override in force (an input of the run, shown with the report).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_backup_bytes: Option<u64>,
@@ -296,7 +298,7 @@ impl Migrator {
             }
             None => None,
         };
-        let conn = self
+        let mut conn = self
             .connect(if opts.dry_run { "dry-run" } else { "up" })
             .await?;
         let history = self.history();
@@ -311,6 +313,12 @@ impl Migrator {
             None
         } else {
             let lock = self.take_lock().await?;
+            // Supabase mode first: a refusal there leaves the database as it was.
+            let before = self.supabase_before_up(&conn.client).await?;
+            if before.reconnect {
+                conn = self.connect("up").await?;
+            }
+            report.supabase_notes = before.notes;
             match history.ensure(&conn.client).await {
                 Ok(Some(format)) => {
                     report.history_created = true;
@@ -319,7 +327,6 @@ impl Migrator {
                 Ok(None) => {}
                 Err(e) => return Err(e),
             }
-            self.supabase_before_up(&conn.client).await?;
             Some(lock)
         };
         let result = self
@@ -393,6 +400,8 @@ impl Migrator {
             return Err(Error::Blocked(blockers));
         }
 
+        let supabase = self.supabase_run_shape(&conn.client, locked).await?;
+        let mut routed_extensions = Vec::new();
         // Prepare everything before running anything: a migration that cannot run is reported
         // before the first one changes the database.
         let mut prepared: Vec<(&crate::migration::Migration, Prepared, String, usize)> = Vec::new();
@@ -400,13 +409,16 @@ impl Migrator {
             let Some(m) = entry.sort.as_ref().and_then(|v| discovered.find(v)) else {
                 continue;
             };
-            let p = m.prepare().map_err(|e| Error::Unrunnable {
+            let mut p = m.prepare().map_err(|e| Error::Unrunnable {
                 path: m.path.clone(),
                 line: e.line,
                 column: e.column,
                 statement: e.statement,
                 message: e.message,
             })?;
+            if supabase.rewrite {
+                routed_extensions.extend(crate::supabase::rewrite::rewrite(&mut p));
+            }
             if !p.parse_issues.is_empty() {
                 let i = &p.parse_issues[0];
                 report.parse_warnings.push(Warning {
@@ -464,7 +476,8 @@ impl Migrator {
             self.config.lock_timeout,
             self.config.statement_timeout,
         )
-        .with_backups(&self.config.backup);
+        .with_backups(&self.config.backup)
+        .with_dry_run_prelude(supabase.dry_run_prelude);
         self.check_backup_sizes(&executor, &jobs, report.max_backup_bytes)
             .await?;
         if !locked {
@@ -515,6 +528,10 @@ impl Migrator {
             }
         }
         report.row_counts = row_counter.after(&conn.client, &mut report.warnings).await;
+        report.supabase_notes.extend(
+            self.supabase_standin_note(&conn.client, &routed_extensions)
+                .await,
+        );
         Ok(())
     }
 

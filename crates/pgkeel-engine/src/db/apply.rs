@@ -61,6 +61,8 @@ pub struct Executor<'a> {
     session_setup: String,
     /// The backup catalog and window, when backups are on.
     backup: Option<(Catalog, Duration)>,
+    /// SQL a dry run runs first inside its transaction (see [`Executor::with_dry_run_prelude`]).
+    dry_run_prelude: Option<String>,
 }
 
 use super::{first_error, QueryResult};
@@ -83,7 +85,15 @@ impl<'a> Executor<'a> {
             history,
             session_setup,
             backup: None,
+            dry_run_prelude: None,
         }
+    }
+
+    /// SQL a dry run runs right after its `BEGIN`, rolled back with it (Supabase mode: the
+    /// bootstrap of a pgkeel-created database that `up` would bootstrap first).
+    pub fn with_dry_run_prelude(mut self, sql: Option<String>) -> Executor<'a> {
+        self.dry_run_prelude = sql;
+        self
     }
 
     /// Take automatic backups before destructive migrations (when `settings.enabled`).
@@ -372,6 +382,15 @@ impl<'a> Executor<'a> {
             .batch_execute(&format!("{} BEGIN;", self.session_setup))
             .await
             .map_err(|e| Error::db("starting the dry run", e))?;
+        if let Some(sql) = &self.dry_run_prelude {
+            if let Err(e) = self.client.batch_execute(sql).await {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(Error::db(
+                    "dry run: the Supabase bootstrap `up` would run first",
+                    e,
+                ));
+            }
+        }
         for job in jobs {
             let p = job.prepared;
             let mut run = Vec::new();

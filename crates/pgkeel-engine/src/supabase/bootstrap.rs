@@ -6,10 +6,11 @@
 //! records the bootstrap version in `pgkeel_supabase.bootstrap`. A database already at
 //! [`BOOTSTRAP_VERSION`] is left alone, so the command is idempotent.
 //!
-//! Extensions plain PostgreSQL lacks (pg_net, pg_cron, http, pgjwt, supabase_vault, pgsodium,
-//! pg_graphql) get stand-ins: their schemas, tables and functions, with no effect outside the
-//! database, registered in `pg_extension` (version suffixed `-pgkeel-standin`) so a migration's
-//! `CREATE EXTENSION IF NOT EXISTS` is a no-op, as on Supabase. See docs/ARCHITECTURE.md for why.
+//! Extensions: the bootstrap writes Supabase's catalogue ([`super::catalog`]) to
+//! `pgkeel_supabase.catalogue`, installs `pgkeel_supabase.create_extension` (real extension when
+//! the server has it, stand-in otherwise; sql/create_extension.sql), and creates the extensions
+//! every Supabase database has from the start. A migration's `CREATE EXTENSION` of a catalogue
+//! extension is sent through that function ([`super::rewrite`]). See docs/ARCHITECTURE.md.
 
 use serde::Serialize;
 use tokio_postgres::Client;
@@ -18,32 +19,74 @@ use crate::error::{Error, Result};
 
 /// The bootstrap this release installs. Bump it when the SQL changes; a database at an older
 /// version gets the (idempotent) SQL again.
-pub const BOOTSTRAP_VERSION: i32 = 1;
+pub const BOOTSTRAP_VERSION: i32 = 2;
 
 const ROLES: &str = include_str!("sql/roles.sql");
 
 /// The steps after the roles, in order: (name for messages, SQL).
-const STEPS: &[(&str, &str)] = &[
-    ("marker.sql", include_str!("sql/marker.sql")),
-    ("schemas.sql", include_str!("sql/schemas.sql")),
-    ("extensions.sql", include_str!("sql/extensions.sql")),
-    ("auth.sql", include_str!("sql/auth.sql")),
-    ("storage.sql", include_str!("sql/storage.sql")),
-    ("realtime.sql", include_str!("sql/realtime.sql")),
-    ("standins.sql", include_str!("sql/standins.sql")),
-    ("privileges.sql", include_str!("sql/privileges.sql")),
-];
+pub fn steps() -> Vec<(&'static str, String)> {
+    vec![
+        ("marker.sql", include_str!("sql/marker.sql").to_string()),
+        ("schemas.sql", include_str!("sql/schemas.sql").to_string()),
+        (
+            "create_extension.sql",
+            include_str!("sql/create_extension.sql").to_string(),
+        ),
+        ("the extension catalogue", super::catalog::catalogue_sql()),
+        ("the preinstalled extensions", preinstall_sql()),
+        (
+            "extensions.sql",
+            include_str!("sql/extensions.sql").to_string(),
+        ),
+        ("auth.sql", include_str!("sql/auth.sql").to_string()),
+        ("storage.sql", include_str!("sql/storage.sql").to_string()),
+        ("realtime.sql", include_str!("sql/realtime.sql").to_string()),
+        ("webhooks.sql", include_str!("sql/webhooks.sql").to_string()),
+        (
+            "privileges.sql",
+            include_str!("sql/privileges.sql").to_string(),
+        ),
+    ]
+}
 
-/// Extensions with a stand-in (see sql/standins.sql).
-pub const STANDINS: &[&str] = &[
-    "pg_net",
-    "pg_cron",
-    "http",
-    "pgjwt",
-    "pgsodium",
-    "supabase_vault",
-    "pg_graphql",
-];
+/// The extensions every Supabase database has, where Supabase puts them: contrib ones with a
+/// plain `CREATE EXTENSION IF NOT EXISTS`, the others through the catalogue's function.
+fn preinstall_sql() -> String {
+    let mut sql = String::new();
+    for e in super::catalog::CATALOGUE
+        .iter()
+        .filter(|e| e.preinstalled && e.name != "plpgsql")
+    {
+        if e.routed() {
+            sql.push_str(&format!(
+                "SELECT pgkeel_supabase.create_extension({}, {}, NULL, true, true);\n",
+                crate::db::literal(e.name),
+                crate::db::literal(e.supabase_schema())
+            ));
+        } else {
+            sql.push_str(&format!(
+                "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};\n",
+                crate::db::ident(e.name),
+                crate::db::ident(e.supabase_schema())
+            ));
+        }
+    }
+    sql
+}
+
+/// The whole bootstrap as one SQL text to run inside an open transaction (a dry run's, which
+/// is rolled back): roles, every step and the version row.
+pub fn in_transaction_sql() -> String {
+    let mut sql = format!("{ROLES}\n");
+    for (_, step) in steps() {
+        sql.push_str(&step);
+        sql.push('\n');
+    }
+    sql.push_str(&format!(
+        "INSERT INTO pgkeel_supabase.bootstrap (version) VALUES ({BOOTSTRAP_VERSION}) ON CONFLICT DO NOTHING;\n"
+    ));
+    sql
+}
 
 /// What the bootstrap did.
 #[derive(Debug, Clone, Serialize)]
@@ -179,9 +222,9 @@ pub async fn bootstrap(client: &Client, force: bool) -> Result<BootstrapReport> 
         .await
         .map_err(|e| Error::db("supabase bootstrap", e))?;
     let result = async {
-        for (name, sql) in STEPS {
+        for (name, sql) in steps() {
             client
-                .batch_execute(sql)
+                .batch_execute(&sql)
                 .await
                 .map_err(|e| Error::db(format!("supabase bootstrap ({name})"), e))?;
         }
@@ -218,13 +261,19 @@ pub async fn bootstrap(client: &Client, force: bool) -> Result<BootstrapReport> 
     }
 }
 
-/// (stand-in extensions, real Supabase extensions) installed here.
-async fn extension_state(client: &Client) -> Result<(Vec<String>, Vec<String>)> {
+/// (stand-in extensions, real Supabase extensions) installed here: the catalogue's extensions
+/// that are not contrib.
+pub(crate) async fn extension_state(client: &Client) -> Result<(Vec<String>, Vec<String>)> {
+    let names: Vec<&str> = super::catalog::CATALOGUE
+        .iter()
+        .filter(|e| e.routed())
+        .map(|e| e.name)
+        .collect();
     let rows = client
         .query(
             "SELECT extname::text, extversion LIKE '%-pgkeel-standin' FROM pg_extension \
              WHERE extname = ANY ($1) ORDER BY extname",
-            &[&STANDINS],
+            &[&names],
         )
         .await
         .map_err(|e| Error::db("reading installed extensions", e))?;
