@@ -344,3 +344,41 @@ async fn accept_lint_by_version_counts_for_the_call_and_names_the_line_to_add() 
     assert_eq!(p.read("migrations/002_risky.sql"), RISKY);
     client.cancel().await.ok();
 }
+
+#[tokio::test]
+async fn plan_judges_lint_against_the_database_and_keeps_info_out_of_the_text() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("pgkeel.toml", TOML);
+    p.write(
+        "migrations/001_customers.sql",
+        "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, legacy text);\n",
+    );
+    let client = stdio(&p, &db).await;
+    let r = call(&client, "apply_migration", json!({"version": "001"})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    fill_customers(&db).await;
+    let plan = call(
+        &client,
+        "plan_migration",
+        json!({"name": "idx", "sql": "CREATE INDEX customers_legacy ON customers (legacy);\n"}),
+    )
+    .await;
+    assert!(!is_error(&plan), "{}", text(&plan));
+    let s = structured(&plan);
+    assert_eq!(s["blocked_by_lint"], json!([]), "{s}");
+    let f = &s["lint"][0];
+    assert_eq!(f["rule"], "require-concurrent-index-creation", "{s}");
+    assert_eq!(f["severity"], "info", "{s}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("customers has 3 rows"),
+        "{s}"
+    );
+    let t = text(&plan);
+    assert!(!t.contains("Lint "), "{t}");
+    assert!(t.contains("1 info lint finding(s)"), "{t}");
+    client.cancel().await.ok();
+}

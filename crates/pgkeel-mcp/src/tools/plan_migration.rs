@@ -4,6 +4,7 @@
 use pgkeel_engine::authoring::{AuthoringPlan, NewMigration, StatementSummary};
 use pgkeel_engine::lint::accept::{Acceptance, Source};
 use pgkeel_engine::lint::explain;
+use pgkeel_engine::validate::Severity;
 use pgkeel_engine::MigrationFailure;
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
@@ -193,13 +194,31 @@ impl PlanOutput {
 /// The lint findings in one line each, for the summary text.
 fn lint_summary(p: &AuthoringPlan) -> String {
     let mut s = String::new();
-    for f in &p.lint {
+    // Info findings (not hazards in context) stay in structuredContent only: agents pay per token.
+    let info = p
+        .lint
+        .iter()
+        .filter(|f| f.severity == Severity::Info && f.accepted.is_none())
+        .count();
+    for f in p
+        .lint
+        .iter()
+        .filter(|f| f.severity != Severity::Info || f.accepted.is_some())
+    {
         s.push_str(&format!("\nLint {f}"));
+        if let Some(r) = &f.reason {
+            s.push_str(&format!(" Why: {r}."));
+        }
         match (&f.accepted, &f.help) {
             (Some(a), _) => s.push_str(&format!(" (accepted: {}; from {})", a.reason, a.source)),
             (None, Some(h)) => s.push_str(&format!(" Help: {h}")),
             (None, None) => {}
         }
+    }
+    if info > 0 {
+        s.push_str(&format!(
+            "\n{info} info lint finding(s): not hazards here (tables created earlier in this run, absent or small); see `lint`."
+        ));
     }
     for l in &p.accept_lines {
         s.push_str(&format!("\nThe file gets the line: {l}"));
