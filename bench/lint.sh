@@ -20,7 +20,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${BENCH_LINT_RUNS:-7}
 FILES=${BENCH_LINT_FILES:-1000}
-TARGET_MS=1000
+TARGET_MS=100
 for v in RUNS FILES; do
     if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
         echo "bench: BENCH_LINT_$v must be a positive integer (got '${!v}')" >&2

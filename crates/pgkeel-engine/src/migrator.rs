@@ -252,16 +252,22 @@ impl Migrator {
         prepared: &[(&crate::migration::Migration, Prepared, String, usize)],
     ) -> Vec<crate::lint::LintFinding> {
         let s = &self.config.lint;
-        let run =
-            crate::lint::RunLint::new(
-                prepared.iter().map(|(m, p, _, resume)| {
-                    crate::lint::RunItem::offline(m, s).with_backups(
-                        &crate::backup::plan::job_targets(&self.config.backup, p, *resume),
-                    )
-                }),
-                s,
-            )
-            .with_backup_window(self.config.backup.window);
+        let run = crate::lint::RunLint::new(
+            prepared
+                .iter()
+                .map(|(m, ..)| crate::lint::RunItem::offline(m, s)),
+            s,
+        )
+        .with_backups_where_needed(|item| {
+            prepared
+                .iter()
+                .find(|(m, ..)| std::ptr::eq(*m, item.migration))
+                .map(|(_, p, _, resume)| {
+                    crate::backup::plan::job_targets(&self.config.backup, p, *resume)
+                })
+                .unwrap_or_default()
+        })
+        .with_backup_window(self.config.backup.window);
         let lookups = run.lookups();
         match crate::lint::live::gather(client, &lookups, self.config.lock_timeout).await {
             Ok(live) => run.judge(Some(&live), s),

@@ -308,6 +308,11 @@ pub fn depends_on_table(rule: Rule) -> bool {
     class(rule) != Class::Other
 }
 
+/// True when the automatic backup can lower a rule's level (so lint needs the backup plan).
+pub fn depends_on_backup(rule: Rule) -> bool {
+    matches!(class(rule), Class::DataLoss | Class::Rewrite)
+}
+
 /// What the lock of a rule's statement does, for the reason of a finding that stays a hazard.
 fn lock_effect(rule: Rule) -> &'static str {
     use Rule as R;

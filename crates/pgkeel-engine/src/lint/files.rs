@@ -40,12 +40,13 @@ fn judge_offline<'a>(
     let items = migrations.into_iter().map(|(m, named)| {
         let mut item = RunItem::offline(m, s);
         item.older &= named;
-        match m.prepare() {
-            Ok(p) => item.with_backups(&crate::backup::plan::job_targets(&config.backup, &p, 0)),
-            Err(_) => item,
-        }
+        item
     });
     RunLint::new(items, s)
+        .with_backups_where_needed(|item| match item.migration.prepare() {
+            Ok(p) => crate::backup::plan::job_targets(&config.backup, &p, 0),
+            Err(_) => Vec::new(),
+        })
         .with_backup_window(config.backup.window)
         .judge(None, s)
 }

@@ -164,6 +164,25 @@ impl<'a> RunLint<'a> {
         }
     }
 
+    /// Give the items whose findings the automatic backup can lower (data loss, type changes)
+    /// their backup targets from `targets`: only those, since planning backups parses every
+    /// statement again.
+    pub fn with_backups_where_needed(
+        mut self,
+        targets: impl Fn(&RunItem<'a>) -> Vec<crate::backup::BackupTarget>,
+    ) -> RunLint<'a> {
+        for (item, found, _) in &mut self.items {
+            let needed = found.iter().any(|f| {
+                f.part == "up" && squawk::rule(&f.rule).is_some_and(context::depends_on_backup)
+            });
+            if needed {
+                let t = targets(item);
+                *item = item.clone().with_backups(&t);
+            }
+        }
+        self
+    }
+
     /// The `[backup] window` the findings name (default 48h).
     pub fn with_backup_window(mut self, window: std::time::Duration) -> RunLint<'a> {
         self.window = window;
