@@ -1231,3 +1231,65 @@ async fn a_restore_by_a_role_that_does_not_own_the_table_says_so_and_changes_not
     );
     assert_eq!(status_of(&db, "002").await, "applied");
 }
+
+#[tokio::test]
+async fn a_partitioned_tables_triggers_do_not_fire_and_keep_their_modes() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write(
+        "migrations/001_base.sql",
+        "CREATE TABLE measures (id int PRIMARY KEY, v int NOT NULL, revision int NOT NULL DEFAULT 0) PARTITION BY RANGE (id);
+         CREATE TABLE measures_low PARTITION OF measures FOR VALUES FROM (0) TO (100);
+         CREATE TABLE measures_high PARTITION OF measures FOR VALUES FROM (100) TO (1000);
+         CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.revision := NEW.revision + 1; RETURN NEW; END $$;
+         CREATE TRIGGER measures_bump BEFORE INSERT OR UPDATE ON measures FOR EACH ROW EXECUTE FUNCTION bump();
+         CREATE TRIGGER high_only BEFORE INSERT ON measures_high FOR EACH ROW EXECUTE FUNCTION bump();
+         ALTER TABLE measures_low DISABLE TRIGGER measures_bump;
+         INSERT INTO measures (id, v) VALUES (1, 10), (2, 20), (150, 30), (160, 40);\n",
+    );
+    p.write(
+        "migrations/002_purge.sql",
+        "DELETE FROM measures WHERE id IN (2, 160);\nUPDATE measures SET v = 0;\n",
+    );
+    let m = migrator(&p, &db);
+    m.up(&UpOptions {
+        to: Some("001".into()),
+        ..UpOptions::default()
+    })
+    .await
+    .expect("up to 001");
+    let before = contents(&db, "measures").await;
+    let modes = db
+        .client()
+        .await
+        .query(
+            "SELECT tgrelid::regclass::text, tgname::text, tgenabled::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .expect("triggers")
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2)))
+        .collect::<Vec<_>>();
+    assert!(
+        modes.contains(&("measures_low".into(), "measures_bump".into(), "D".into())),
+        "{modes:?}"
+    );
+    up(&m).await;
+    assert_ne!(contents(&db, "measures").await, before);
+    confirm(&m, Selector::To("001".into())).await;
+    assert_eq!(contents(&db, "measures").await, before);
+    let after = db
+        .client()
+        .await
+        .query(
+            "SELECT tgrelid::regclass::text, tgname::text, tgenabled::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .expect("triggers")
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2)))
+        .collect::<Vec<_>>();
+    assert_eq!(after, modes);
+}

@@ -399,11 +399,11 @@ pub async fn table_checksum(
 }
 
 /// A user trigger (not internal: foreign keys' triggers are never touched) on a restored table
-/// that was enabled before the restore.
+/// or one of its partitions, with its mode before the restore.
 struct UserTrigger {
     table: String,
     name: String,
-    /// pg_trigger.tgenabled: 'O' (origin), 'A' (always), 'R' (replica).
+    /// pg_trigger.tgenabled: 'O' (origin), 'A' (always), 'R' (replica), 'D' (disabled).
     enabled: String,
 }
 
@@ -411,7 +411,10 @@ struct UserTrigger {
 /// restore puts back the rows as they were, and a BEFORE trigger that rewrites rows (or an AFTER
 /// trigger that writes elsewhere) would make them something else. Foreign-key enforcement stays
 /// on (its triggers are internal), unlike `session_replication_role = replica`, which would also
-/// need a superuser. Needs the tables' owner; [`enable_triggers`] puts each back as it was.
+/// need a superuser. Partitions count (rows are routed into them). Needs the tables' owner;
+/// [`enable_triggers`] puts each back as it was. Returns every user trigger of those tables,
+/// partitioned parents first, disabled ones included: enabling a parent's trigger recurses into
+/// its partitions, so a partition's own mode is set again after it.
 async fn disable_triggers(
     tx: &Transaction<'_>,
     target: &Target,
@@ -420,10 +423,14 @@ async fn disable_triggers(
     let rows = tx
         .query(
             "SELECT format('%I.%I', n.nspname, c.relname), t.tgname::text, t.tgenabled::text \
-             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             FROM (SELECT relid, min(level) AS level FROM ( \
+                     SELECT o.oid::oid AS relid, 0 AS level FROM unnest($1::bigint[]) AS o(oid) \
+                     UNION ALL SELECT p.relid, p.level FROM unnest($1::bigint[]) AS o(oid), \
+                       pg_partition_tree(o.oid::oid::regclass) AS p) AS tree GROUP BY relid) AS r \
+             JOIN pg_trigger t ON t.tgrelid = r.relid JOIN pg_class c ON c.oid = t.tgrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE t.tgrelid::bigint = ANY($1) AND NOT t.tgisinternal AND t.tgenabled <> 'D' \
-             ORDER BY 1, 2",
+             WHERE NOT t.tgisinternal \
+             ORDER BY r.level, 1, 2",
             &[&oids],
         )
         .await
@@ -443,7 +450,7 @@ async fn disable_triggers(
             enabled: r.get(2),
         })
         .collect();
-    for t in &triggers {
+    for t in triggers.iter().filter(|t| t.enabled != "D") {
         let sql = format!("ALTER TABLE {} DISABLE TRIGGER {}", t.table, ident(&t.name));
         if let Err(e) = tx.batch_execute(&sql).await {
             let not_owner = e.as_db_error().is_some_and(|d| {
@@ -466,7 +473,7 @@ async fn disable_triggers(
     Ok(triggers)
 }
 
-/// Enable again, with their former mode, the triggers [`disable_triggers`] disabled.
+/// Put every trigger [`disable_triggers`] found back in its former mode, in its order.
 async fn enable_triggers(
     tx: &Transaction<'_>,
     target: &Target,
@@ -476,6 +483,7 @@ async fn enable_triggers(
         let mode = match t.enabled.as_str() {
             "A" => "ENABLE ALWAYS",
             "R" => "ENABLE REPLICA",
+            "D" => "DISABLE",
             _ => "ENABLE",
         };
         let sql = format!("ALTER TABLE {} {mode} TRIGGER {}", t.table, ident(&t.name));
