@@ -301,8 +301,19 @@ async fn an_agents_migration_is_applied_with_its_down_then_rolled_back_with_the_
     });
     let plan = call(&client, "plan_migration", args.clone()).await;
     assert!(!is_error(&plan), "{}", text(&plan));
+    let summary = text(&plan);
     let plan = structured(&plan);
     assert_eq!(plan["has_down"], true);
+    let version = plan["version"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "{} as version {version}: 3 statement(s) in 1 segment(s);",
+            plan["path"].as_str().unwrap()
+        )) && summary.contains(&format!(
+            "Next: apply_migration with the same name, sql and down (it writes version {version} again"
+        )),
+        "{summary}"
+    );
     // A clock tick between plan and apply: the announced version is still the one written.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let r = call(&client, "apply_migration", args).await;

@@ -275,14 +275,14 @@ impl PgkeelServer {
         Ok(match &plan.failure {
             None => render::ok(
                 format!(
-                    "{} as version {}: {} statement(s) in {} segment(s); dry run{before} succeeded and was rolled back.{lint} Next: apply_migration with the same name, sql{} (it writes version {} again; passing version {} makes that explicit){}.",
+                    "{} as version {}: {} statement(s) in {} segment(s); dry run{before} succeeded and was rolled back.{lint} Next: apply_migration with the same {} (it writes version {} again; passing version {} makes that explicit){}.",
                     plan.path,
-                    plan.version,
-                    if out.has_down { " and down" } else { "" },
-                    plan.version,
                     plan.version,
                     plan.statements.len(),
                     plan.segments,
+                    if out.has_down { "name, sql and down" } else { "name and sql (add down, the SQL that undoes it, so the rollback tool can undo it)" },
+                    plan.version,
+                    plan.version,
                     if plan.blocked_by_lint.is_empty() {
                         String::new()
                     } else {
