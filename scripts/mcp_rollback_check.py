@@ -9,9 +9,14 @@ Run by scripts/mcp-clients after the demo migrations are applied (its newest mig
   3. an elicitation-capable client that accepts: the migration is rolled back;
   4. `apply_migration {version}` applies it again;
   5. the token flow: plan, then `confirm_token` executes it; then re-apply.
+With `--authored` instead of VERSION (run last: it leaves a rolled-back migration file behind),
+an agent's own migration: `plan_migration {name, sql, down}`, then `apply_migration` with the
+same arguments a clock tick later (same version and checksum; the result shows the down SQL a
+rollback runs), then `rollback {last: 1}` with the token (the table is gone again).
 Exit status 0 when every step passed.
 
     python scripts/mcp_rollback_check.py PGKEEL CONFIG VERSION
+    python scripts/mcp_rollback_check.py PGKEEL CONFIG --authored
 """
 
 from __future__ import annotations
@@ -87,6 +92,33 @@ async def status_of(session: ClientSession, version: str) -> str:
     return "absent"
 
 
+async def authored(session: ClientSession) -> None:
+    args = {
+        "name": "mcp_check_pets",
+        "sql": "CREATE TABLE mcp_check_pets (id int PRIMARY KEY, name text);\nINSERT INTO mcp_check_pets VALUES (1, 'rex');",
+        "down": "DROP TABLE mcp_check_pets;",
+    }
+    plan = structured(await session.call_tool("plan_migration", args))
+    check("plan_migration {name, sql, down} plans a file with down SQL",
+          bool(plan.get("version")) and plan.get("has_down") is True, plan)
+    await anyio.sleep(1.1)
+    r = await session.call_tool("apply_migration", args)
+    d = structured(r)
+    check("apply_migration writes the version and checksum the plan announced",
+          not is_error(r) and d.get("version") == plan.get("version") and d.get("checksum") == plan.get("checksum"), d)
+    rb = d.get("rollback") or {}
+    check("... and says the rollback runs its down SQL",
+          rb.get("possible") is True and rb.get("down_sql") == ["DROP TABLE mcp_check_pets;"], d)
+    p = structured(await session.call_tool("rollback", {"last": 1}))
+    check("rollback plans the agent's migration",
+          p.get("outcome") == "planned" and [t.get("version") for t in p.get("targets", [])] == [plan.get("version")], p)
+    r = await session.call_tool("rollback", {"last": 1, "confirm_token": p.get("token", "")})
+    d = structured(r)
+    check("confirm_token rolls it back", not is_error(r) and d.get("rolled_back") == [plan.get("version")], d)
+    q = structured(await session.call_tool("execute_sql", {"sql": "SELECT to_regclass('mcp_check_pets') IS NULL AS gone"}))
+    check("... and the table is gone", "true" in json.dumps(q.get("untrusted_rows")), q)
+
+
 async def main(pgkeel: str, config: str, version: str) -> int:
     async def no_elicitation(session: ClientSession) -> None:
         before = await status_of(session, version)
@@ -131,6 +163,9 @@ async def main(pgkeel: str, config: str, version: str) -> int:
         check("... and it applies again", not is_error(r) and await status_of(session, version) == "applied",
               structured(r))
 
+    if version == "--authored":
+        await session_run(pgkeel, config, authored)
+        return 1 if failures else 0
     await session_run(pgkeel, config, no_elicitation)
     await session_run(pgkeel, config, declined, decline)
     await session_run(pgkeel, config, accepted, accept)

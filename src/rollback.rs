@@ -275,6 +275,12 @@ fn print_report(r: &RollbackReport) {
         );
     }
     outln!("history: the rolled-back migrations are pending again (`pgkeel up` applies them)");
+    if let Some(t) = &r.types_written {
+        outln!("types written to {t}");
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 #[cfg(test)]

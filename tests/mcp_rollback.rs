@@ -263,3 +263,149 @@ async fn read_only_mode_has_no_rollback() {
     assert_eq!(rows(&db).await, 1);
     client.cancel().await.ok();
 }
+
+async fn people_contents(db: &TestDb) -> (i64, String) {
+    let row = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*), md5(coalesce(string_agg(to_jsonb(t)::text, '|' ORDER BY to_jsonb(t)::text), '')) FROM people t",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn an_agents_migration_is_applied_with_its_down_then_rolled_back_with_the_token() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write(
+        "pgkeel.toml",
+        "[lint]\nenabled = false\n[types]\nout = \"src/db.ts\"\n",
+    );
+    // Timestamped: the version of a new migration comes from the clock.
+    p.write(
+        "migrations/20200101000000_people.sql",
+        "CREATE TABLE people (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL, email text);\n\
+         INSERT INTO people (name, email) VALUES ('ann', 'a@x'), ('bob', NULL), ('cy', 'c@x');\n",
+    );
+    up(&p, &db);
+    let before = people_contents(&db).await;
+    let client = serve(&p, &db, Client::default(), &[]).await;
+    let args = json!({
+        "name": "pets_instead_of_email",
+        "sql": "ALTER TABLE people DROP COLUMN email;\nCREATE TABLE pets (id int PRIMARY KEY, owner bigint REFERENCES people (id));\nINSERT INTO pets VALUES (1, 1);",
+        "down": "DROP TABLE pets;\nALTER TABLE people ADD COLUMN email text;",
+    });
+    let plan = call(&client, "plan_migration", args.clone()).await;
+    assert!(!is_error(&plan), "{}", text(&plan));
+    let summary = text(&plan);
+    let plan = structured(&plan);
+    assert_eq!(plan["has_down"], true);
+    let version = plan["version"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "{} as version {version}: 3 statement(s) in 1 segment(s);",
+            plan["path"].as_str().unwrap()
+        )) && summary.contains(&format!(
+            "Next: apply_migration with the same name, sql and down (it writes version {version} again"
+        )),
+        "{summary}"
+    );
+    // A clock tick between plan and apply: the announced version is still the one written.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = call(&client, "apply_migration", args).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(s["version"], plan["version"], "{s}");
+    assert_eq!(s["path"], plan["path"]);
+    assert_eq!(s["checksum"], plan["checksum"]);
+    let path = s["path"].as_str().unwrap().to_string();
+    assert!(
+        p.read(&path).ends_with(
+            "-- pgkeel:down\nDROP TABLE pets;\nALTER TABLE people ADD COLUMN email text;\n"
+        ),
+        "{}",
+        p.read(&path)
+    );
+    assert_eq!(s["rollback"]["possible"], true, "{s}");
+    assert_eq!(s["rollback"]["down_sql"][0], "DROP TABLE pets;");
+    assert!(
+        s["rollback"]["restores"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("public.people (3 rows"),
+        "{s}"
+    );
+    assert!(
+        text(&r).contains("Rollback: the rollback tool"),
+        "{}",
+        text(&r)
+    );
+    assert!(p.read("src/db.ts").contains("pets"));
+
+    // plan, then the token.
+    let r = call(&client, "rollback", json!({"last": 1})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(s["outcome"], "planned");
+    assert_eq!(s["targets"][0]["version"], plan["version"]);
+    assert_eq!(s["targets"][0]["down_statements"], 2);
+    let token = s["token"].as_str().unwrap().to_string();
+    let r = call(
+        &client,
+        "rollback",
+        json!({"last": 1, "confirm_token": token}),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(s["outcome"], "rolled_back");
+    assert_eq!(s["restored"][0]["verified"], true);
+    assert_eq!(s["types_written"], "src/db.ts", "{s}");
+    assert!(text(&r).contains("Types written to src/db.ts"));
+    let types = p.read("src/db.ts");
+    assert!(
+        !types.contains("pets") && types.contains("email"),
+        "{types}"
+    );
+    assert_eq!(people_contents(&db).await, before);
+
+    // Without down: the result says what a rollback would (not) do.
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"name": "toys", "sql": "CREATE TABLE toys (id int);"}),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(s["rollback"]["possible"], false, "{s}");
+    assert!(s["rollback"]["down_sql"].is_null());
+    assert!(
+        s["rollback"]["how"]
+            .as_str()
+            .unwrap()
+            .contains("has no down SQL"),
+        "{s}"
+    );
+    // `down` without a new migration, and down SQL that a rollback cannot run, are refused.
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"version": "20200101000000", "down": "SELECT 1;"}),
+    )
+    .await;
+    assert_eq!(structured(&r)["error"]["code"], "bad_arguments");
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"name": "idx", "sql": "CREATE INDEX people_name ON people (name);", "down": "DROP INDEX CONCURRENTLY people_name;"}),
+    )
+    .await;
+    assert!(is_error(&r));
+    assert_eq!(structured(&r)["error"]["code"], "refused", "{}", text(&r));
+    client.cancel().await.ok();
+}

@@ -363,3 +363,36 @@ async fn on_a_terminal_typing_the_oldest_version_confirms() {
     assert_eq!(status_of(&c, "002").await, "rolled_back");
     assert_eq!(contents(&c, "people").await.0, 3);
 }
+
+#[tokio::test]
+async fn a_rollback_regenerates_the_types_file_like_up() {
+    let project = Project::new();
+    project.write(
+        "pgkeel.toml",
+        "[lint]\nenabled = false\n[types]\nout = \"src/db.ts\"\n",
+    );
+    let ctx = Ctx::with_project(project).await;
+    ctx.write("migrations/001_people.sql", BASE);
+    ctx.write(
+        "migrations/002_pets.sql",
+        "CREATE TABLE pets (id int PRIMARY KEY, name text);\n-- pgkeel:down\nDROP TABLE pets;\n",
+    );
+    ctx.run(&["up"]).expect(0);
+    assert!(ctx.project.read("src/db.ts").contains("pets"));
+    let token = ctx.token(&["--last", "1"]);
+    let r = ctx
+        .run(&["rollback", "--last", "1", "--confirm", &token])
+        .expect(0);
+    assert!(r.stdout.contains("types written to src/db.ts"), "{r}");
+    let types = ctx.project.read("src/db.ts");
+    assert!(!types.contains("pets"), "{types}");
+    assert!(types.contains("people"), "{types}");
+    // JSON says it too; `up` brings the table back into the file.
+    ctx.run(&["up"]).expect(0);
+    assert!(ctx.project.read("src/db.ts").contains("pets"));
+    let token = ctx.token(&["--last", "1"]);
+    let r = ctx
+        .run(&["rollback", "--last", "1", "--confirm", &token, "--json"])
+        .expect(0);
+    assert_eq!(r.json()["result"]["types_written"], "src/db.ts", "{r}");
+}

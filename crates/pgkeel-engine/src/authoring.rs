@@ -13,8 +13,21 @@
 //! later replay (`dev reset`, `types verify`, another database) honours them without flags; the
 //! plan's checksum is the checksum of that content. Acceptances that only cover findings of
 //! pending migrations before it count for this call only.
+//!
+//! `down` becomes the file's `-- pgkeel:down` section (part of the checksum), checked as a
+//! rollback would check it: it must parse and run in a transaction. After a real apply, the
+//! result says what a rollback of the new migration would do ([`RollbackOutlook`], from the
+//! rollback planning itself).
+//!
+//! Without a version, the one `plan_new` picks is remembered for the same request (name, SQL,
+//! down, acceptances) in [`PlannedVersions`], shared by the Migrator's scoped copies, and
+//! `apply_new` uses it while it is still the next free version: a timestamp version planned at
+//! one second is the version written at the next.
+
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::db::apply::DryRun;
 use crate::discovery::{Discovered, Warning};
@@ -32,12 +45,74 @@ pub const MAX_SQL_BYTES: usize = 1024 * 1024;
 /// The longest name (after slugifying) accepted.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// A migration to write: what it does, its SQL, and optionally the version to give it.
-#[derive(Debug, Clone)]
+/// A migration to write: what it does, its SQL, optionally the version to give it and its down
+/// SQL (written as the file's `-- pgkeel:down` section).
+#[derive(Debug, Clone, Default)]
 pub struct NewMigration {
     pub name: String,
     pub sql: String,
     pub version: Option<String>,
+    pub down: Option<String>,
+}
+
+/// How many planned versions are remembered (the oldest is forgotten first).
+const PLANNED_MAX: usize = 64;
+
+/// The versions `plan_new` chose for requests that gave none, by request (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct PlannedVersions(Arc<Mutex<Vec<(String, Version)>>>);
+
+impl PlannedVersions {
+    fn get(&self, key: &str) -> Option<Version> {
+        let list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: String, v: Version) {
+        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|(k, _)| *k != key);
+        if list.len() >= PLANNED_MAX {
+            list.remove(0);
+        }
+        list.push((key, v));
+    }
+
+    fn forget(&self, key: &str) {
+        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|(k, _)| k != key);
+    }
+}
+
+/// What the request is, independent of the clock: the key of [`PlannedVersions`].
+fn request_key(slug: &str, req: &NewMigration, accept: &[Acceptance]) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        slug,
+        req.sql.as_str(),
+        req.down.as_deref().unwrap_or("\u{1}"),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for a in accept {
+        h.update(a.line().as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// What rolling back a just-applied migration would do, from the rollback planning
+/// ([`Migrator::rollback_plan`] for `last: 1`); the `rollback` tool confirms and executes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollbackOutlook {
+    /// The rollback planning accepts it (with down SQL, backups, or both).
+    pub possible: bool,
+    /// How it would be undone, or why it cannot be.
+    pub how: String,
+    /// The down SQL statements a rollback runs (absent: none).
+    pub down_sql: Option<Vec<String>>,
+    /// Tables a rollback restores from the automatic backups: `schema.table (N rows, backup ID)`.
+    pub restores: Vec<String>,
 }
 
 /// One statement of a planned migration.
@@ -77,6 +152,8 @@ pub struct AuthoringPlan {
     /// The `-- pgkeel:accept` lines added to the new file (from `accept_lint`; part of
     /// `checksum`).
     pub accept_lines: Vec<String>,
+    /// The file has down SQL (from `down`, or a `-- pgkeel:down` section in the SQL).
+    pub has_down: bool,
     /// The findings behind `blocked_by_lint`.
     #[serde(skip)]
     pub lint_blocking: Vec<crate::lint::LintFinding>,
@@ -107,6 +184,8 @@ pub struct AuthoringApplied {
     pub lint: Vec<crate::lint::LintFinding>,
     /// The `-- pgkeel:accept` lines written into the new file.
     pub accept_lines: Vec<String>,
+    /// What a rollback of the new migration would do (absent when it was not applied now).
+    pub rollback: Option<RollbackOutlook>,
 }
 
 struct Checked {
@@ -114,6 +193,8 @@ struct Checked {
     migration: Migration,
     already_exists: bool,
     accept_lines: Vec<String>,
+    /// The [`PlannedVersions`] key when the request gave no version.
+    planned_key: Option<String>,
 }
 
 impl Migrator {
@@ -131,6 +212,10 @@ impl Migrator {
     ) -> Result<AuthoringPlan> {
         crate::lint::check_accepted(accept)?;
         let checked = self.check_new(req, accept)?;
+        if let Some(key) = &checked.planned_key {
+            self.planned
+                .put(key.clone(), checked.migration.version.clone());
+        }
         let conn = self.connect("plan").await?;
         let history = self.history();
         let mut report = UpReport {
@@ -191,6 +276,7 @@ impl Migrator {
             blocked_by_lint: crate::lint::blocking_rules(&lint_blocking),
             lint,
             lint_blocking,
+            has_down: checked.migration.down.is_some(),
             accept_lines: checked.accept_lines,
         })
     }
@@ -342,6 +428,7 @@ impl Migrator {
                 validation: None,
                 lint: std::mem::take(&mut report.lint),
                 accept_lines: checked.accept_lines.clone(),
+                rollback: None,
             })
         }
         .await;
@@ -351,6 +438,12 @@ impl Migrator {
         // `[types] out` follows the schema, as after `up` (a failure here is only a note).
         let mut result = result;
         if let Ok(applied) = &mut result {
+            // Written: the next request without a version gets the next one again.
+            self.planned
+                .forget(&request_key(&slugify(&req.name), req, accept));
+            if applied.duration_ms.is_some() {
+                applied.rollback = Some(self.rollback_outlook(&applied.version).await);
+            }
             match self.types_after_up().await {
                 Ok(Some(path)) => applied.notes.push(format!("types written to {path}")),
                 Ok(None) => {}
@@ -375,16 +468,27 @@ impl Migrator {
         if req.sql.trim().is_empty() {
             return Err(Error::Refused("the migration's SQL is empty".into()));
         }
-        if req.sql.len() > MAX_SQL_BYTES {
+        let size = req.sql.len() + req.down.as_ref().map_or(0, String::len);
+        if size > MAX_SQL_BYTES {
             return Err(Error::Refused(format!(
-                "the migration's SQL is {} bytes; the limit is {MAX_SQL_BYTES} (split it into several migrations)",
-                req.sql.len()
+                "the migration's SQL is {size} bytes; the limit is {MAX_SQL_BYTES} (split it into several migrations)"
             )));
         }
         if req.sql.contains('\0') {
             return Err(Error::Refused(
                 "the migration's SQL contains a NUL byte".into(),
             ));
+        }
+        if let Some(down) = &req.down {
+            if down.trim().is_empty() {
+                return Err(Error::Refused(
+                    "`down` is empty: give the SQL that undoes the migration, or leave `down` out"
+                        .into(),
+                ));
+            }
+            if down.contains('\0') {
+                return Err(Error::Refused("`down` contains a NUL byte".into()));
+            }
         }
         let slug = slugify(&req.name);
         if slug.is_empty() {
@@ -399,9 +503,18 @@ impl Migrator {
             )));
         }
         let mut discovered = self.discover()?;
-        let v = match &req.version {
-            Some(text) => parse_version(text)?,
-            None => next_version(&discovered, NewScheme::Auto),
+        let planned_key = req
+            .version
+            .is_none()
+            .then(|| request_key(&slug, req, accept));
+        let v = match (&req.version, &planned_key) {
+            (Some(text), _) => parse_version(text)?,
+            (None, Some(key)) => self
+                .planned
+                .get(key)
+                .filter(|v| still_next(&discovered, v))
+                .unwrap_or_else(|| next_version(&discovered, NewScheme::Auto)),
+            (None, None) => next_version(&discovered, NewScheme::Auto),
         };
         let first = self
             .config
@@ -422,6 +535,11 @@ impl Migrator {
         };
         // The acceptances that cover findings of this migration become lines of its file.
         let mut migration = build(&req.sql)?;
+        if req.down.is_some() && migration.down.is_some() {
+            return Err(Error::Refused(
+                "the SQL already has a `-- pgkeel:down` section and `down` is given too; pass the down SQL in one of them".into(),
+            ));
+        }
         let mut found = crate::lint::lint_migration(&migration, &self.config.lint);
         crate::lint::accept::apply_run(accept, &mut found);
         let covering: Vec<_> = accept
@@ -436,14 +554,46 @@ impl Migrator {
             })
             .cloned()
             .collect();
-        let text = crate::lint::accept::with_lines(&req.sql, &covering);
+        let mut text = crate::lint::accept::with_lines(&req.sql, &covering);
         let accept_lines: Vec<String> = covering
             .iter()
             .map(|a| a.line())
             .filter(|l| text.lines().any(|t| t == l))
             .collect();
+        if let Some(down) = &req.down {
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str("-- pgkeel:down\n");
+            text.push_str(down);
+            if !down.ends_with('\n') {
+                text.push('\n');
+            }
+        }
         if text != req.sql {
             migration = build(&text)?;
+        }
+        if req.down.is_some() {
+            // Checked as the rollback will read it: it must parse and run in one transaction.
+            match crate::rollback::plan::down_plan(&migration) {
+                Err(e) => {
+                    return Err(Error::Refused(format!(
+                        "`down` cannot be rolled back with: {e}"
+                    )))
+                }
+                Ok(None) => {
+                    return Err(Error::Refused(
+                        "`down` holds no SQL statement (only comments or white space)".into(),
+                    ))
+                }
+                Ok(Some(d)) => {
+                    if let Some(w) = d.parse_warning {
+                        return Err(Error::Refused(format!(
+                            "`down` does not parse: {w}; fix its SQL"
+                        )));
+                    }
+                }
+            }
         }
         if let Some(existing) = discovered.find(&v) {
             if existing.checksum == migration.checksum {
@@ -453,6 +603,7 @@ impl Migrator {
                     migration,
                     already_exists: true,
                     accept_lines,
+                    planned_key,
                 });
             }
             return Err(Error::Refused(format!(
@@ -470,8 +621,71 @@ impl Migrator {
             migration,
             already_exists: false,
             accept_lines,
+            planned_key,
         })
     }
+
+    /// What a rollback of `version`, just applied, would do (see [`RollbackOutlook`]).
+    async fn rollback_outlook(&self, version: &str) -> RollbackOutlook {
+        let selector = crate::rollback::Selector::Last(1);
+        let plan = match self.rollback_plan(&selector).await {
+            Ok(p) => p.plan,
+            Err(e) => {
+                return RollbackOutlook {
+                    possible: false,
+                    how: format!("a rollback would be refused: {e}"),
+                    down_sql: None,
+                    restores: Vec::new(),
+                }
+            }
+        };
+        let Some(t) = plan.targets.first().filter(|t| t.version == version) else {
+            return RollbackOutlook {
+                possible: false,
+                how: format!(
+                    "{version} is not the newest applied migration: a rollback to before it also undoes the ones after it; plan it with the rollback tool"
+                ),
+                down_sql: None,
+                restores: Vec::new(),
+            };
+        };
+        let restores: Vec<String> = t
+            .backups
+            .iter()
+            .map(|b| format!("{} ({} rows, backup {})", b.source(), b.row_count, b.id))
+            .collect();
+        let mut how = match &t.down {
+            Some(d) => format!(
+                "the rollback tool ({{\"last\": 1}}) runs its down SQL ({} statement(s) from {})",
+                d.statements.len(),
+                d.path
+            ),
+            None => "the rollback tool ({\"last\": 1}) has no down SQL to run (its schema changes stay; pass `down` to undo them)".into(),
+        };
+        if !restores.is_empty() {
+            how.push_str(&format!(
+                "{} the rows of the automatic backups: {}",
+                if t.down.is_some() {
+                    " and restores"
+                } else {
+                    "; it restores"
+                },
+                restores.join(", ")
+            ));
+        }
+        RollbackOutlook {
+            possible: true,
+            how,
+            down_sql: t.down.as_ref().map(|d| d.statements.clone()),
+            restores,
+        }
+    }
+}
+
+/// A remembered version is used while it is still free and after every migration on disk (what
+/// the next version would have been when it was planned).
+fn still_next(discovered: &Discovered, v: &Version) -> bool {
+    discovered.find(v).is_none() && discovered.last().is_none_or(|m| m.version < *v)
 }
 
 fn unrunnable(m: &Migration, e: crate::migration::PrepareError) -> Error {

@@ -27,6 +27,9 @@ pub struct Migrator {
     pub(crate) events: Arc<dyn Events>,
     /// Connections for read operations in a long-running process (see [`db::pool`]).
     pub(crate) pool: Option<db::pool::Pool>,
+    /// The versions `plan_new` gave new migrations planned without one, shared by every scoped
+    /// copy, so `apply_new` writes the version the plan announced (see [`crate::authoring`]).
+    pub(crate) planned: crate::authoring::PlannedVersions,
 }
 
 /// A connection for a read operation: from the pool when there is one.
@@ -154,6 +157,7 @@ impl Migrator {
             config,
             events: Arc::new(NoEvents),
             pool: None,
+            planned: Default::default(),
         }
     }
 
@@ -184,6 +188,7 @@ impl Migrator {
             config: self.config.clone(),
             events,
             pool: self.pool.clone(),
+            planned: self.planned.clone(),
         }
     }
 

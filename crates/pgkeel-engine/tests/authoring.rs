@@ -21,6 +21,7 @@ fn req(name: &str, sql: &str) -> NewMigration {
         name: name.into(),
         sql: sql.into(),
         version: None,
+        down: None,
     }
 }
 
@@ -187,6 +188,7 @@ async fn bad_requests_are_refused_with_reasons() {
             name: name.into(),
             sql: sql.into(),
             version: version.map(str::to_string),
+            down: None,
         };
         let e = m.plan_new(&r).await.unwrap_err().to_string();
         assert!(e.contains(expect), "{name:?}/{sql:?}: {e}");
@@ -195,6 +197,7 @@ async fn bad_requests_are_refused_with_reasons() {
         name: "big".into(),
         sql: "x".repeat(2 * 1024 * 1024),
         version: None,
+        down: None,
     };
     assert!(m
         .plan_new(&huge)
@@ -213,4 +216,181 @@ async fn bad_requests_are_refused_with_reasons() {
         plan.path
     );
     assert!(sql_files(&p).len() == 1);
+}
+
+#[tokio::test]
+async fn down_becomes_the_files_down_section_and_the_rollback_runs_it() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write(
+        "migrations/001_base.sql",
+        "CREATE TABLE base (id int PRIMARY KEY);\nINSERT INTO base VALUES (1), (2);\n",
+    );
+    let m = migrator(&p, &db);
+    let mut r = req(
+        "add pets",
+        "CREATE TABLE pets (id int PRIMARY KEY, name text);",
+    );
+    r.down = Some("DROP TABLE pets;".into());
+    let plan = m.plan_new(&r).await.unwrap();
+    let applied = m.apply_new(&r).await.unwrap();
+    assert_eq!(
+        (applied.version.as_str(), applied.checksum.as_str()),
+        ("002", plan.checksum.as_str())
+    );
+    let file = p.read("migrations/002_add_pets.sql");
+    assert_eq!(
+        file,
+        "CREATE TABLE pets (id int PRIMARY KEY, name text);\n-- pgkeel:down\nDROP TABLE pets;\n"
+    );
+    let outlook = applied.rollback.expect("rollback outlook");
+    assert!(outlook.possible, "{outlook:?}");
+    assert_eq!(outlook.down_sql, Some(vec!["DROP TABLE pets;".to_string()]));
+    assert!(
+        outlook
+            .how
+            .contains("1 statement(s) from migrations/002_add_pets.sql"),
+        "{}",
+        outlook.how
+    );
+
+    let sel = pgkeel_engine::rollback::Selector::Last(1);
+    let rb = m.rollback_plan(&sel).await.unwrap();
+    assert_eq!(
+        rb.plan.targets[0].down.as_ref().map(|d| d.statements.len()),
+        Some(1)
+    );
+    m.rollback(&pgkeel_engine::rollback::RollbackOptions {
+        selector: sel,
+        confirm_token: rb.token,
+        force_expired: false,
+    })
+    .await
+    .unwrap();
+    assert!(!exists(&db, "pets").await && exists(&db, "base").await);
+}
+
+#[tokio::test]
+async fn without_down_the_result_says_what_a_rollback_would_do() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write(
+        "migrations/001_base.sql",
+        "CREATE TABLE base (id int PRIMARY KEY);\nINSERT INTO base VALUES (1), (2);\n",
+    );
+    let m = migrator(&p, &db);
+    // Nothing undoes a CREATE TABLE without down SQL: refused, with the planner's reason.
+    let a = m
+        .apply_new(&req("add pets", "CREATE TABLE pets (id int);"))
+        .await
+        .unwrap();
+    let o = a.rollback.expect("outlook");
+    assert!(!o.possible && o.down_sql.is_none(), "{o:?}");
+    assert!(
+        o.how.contains("has no down SQL") && o.how.contains("no backup"),
+        "{}",
+        o.how
+    );
+    // A DELETE is undone by its automatic backup alone.
+    let a = m
+        .apply_new(&req("purge", "DELETE FROM base WHERE id = 2;"))
+        .await
+        .unwrap();
+    let o = a.rollback.expect("outlook");
+    assert!(o.possible && o.down_sql.is_none(), "{o:?}");
+    assert_eq!(o.restores.len(), 1, "{o:?}");
+    assert!(
+        o.restores[0].starts_with("public.base (2 rows, backup "),
+        "{o:?}"
+    );
+    assert!(o.how.contains("no down SQL to run"), "{}", o.how);
+}
+
+#[tokio::test]
+async fn bad_down_sql_is_refused_and_nothing_is_written() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("migrations/001_base.sql", "CREATE TABLE base (id int);\n");
+    let m = migrator(&p, &db);
+    for (sql, down, expect) in [
+        ("CREATE TABLE a (id int);", "  \n", "`down` is empty"),
+        (
+            "CREATE TABLE a (id int);",
+            "-- only a comment\n",
+            "holds no SQL statement",
+        ),
+        (
+            "CREATE INDEX base_id ON base (id);",
+            "DROP INDEX CONCURRENTLY base_id;",
+            "cannot run inside a transaction",
+        ),
+        (
+            "CREATE TABLE a (id int);",
+            "BEGIN; DROP TABLE a; COMMIT;",
+            "transaction control",
+        ),
+        (
+            "CREATE TABLE a (id int);",
+            "DROP TABLE (a;",
+            "does not parse",
+        ),
+        (
+            "CREATE TABLE a (id int);\n-- pgkeel:down\nDROP TABLE a;\n",
+            "DROP TABLE a;",
+            "already has a `-- pgkeel:down` section",
+        ),
+    ] {
+        let mut r = req("a", sql);
+        r.down = Some(down.into());
+        let plan = m.plan_new(&r).await.unwrap_err().to_string();
+        assert!(plan.contains(expect), "{down:?}: {plan}");
+        let apply = m.apply_new(&r).await.unwrap_err().to_string();
+        assert!(apply.contains(expect), "{down:?}: {apply}");
+    }
+    assert_eq!(sql_files(&p), ["001_base.sql"]);
+}
+
+#[tokio::test]
+async fn the_version_a_plan_announces_is_the_version_apply_writes_across_a_clock_tick() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    // A timestamped project: new versions come from the clock.
+    p.write(
+        "migrations/20200101000000_base.sql",
+        "CREATE TABLE base (id int);\n",
+    );
+    let m = migrator(&p, &db);
+    let r = req("add pets", "CREATE TABLE pets (id int);");
+    let plan = m.plan_new(&r).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The clock has moved: a plan made now (by a process that did not plan before) differs.
+    let fresh = migrator(&p, &db).plan_new(&r).await.unwrap();
+    assert_ne!(fresh.version, plan.version);
+    // Planning again and applying keep the announced version; other SQL gets its own.
+    assert_eq!(m.plan_new(&r).await.unwrap().version, plan.version);
+    let other = m
+        .plan_new(&req("add pets", "CREATE TABLE pets2 (id int);"))
+        .await
+        .unwrap();
+    assert_ne!(other.version, plan.version);
+    let applied = m.apply_new(&r).await.unwrap();
+    assert_eq!(applied.version, plan.version);
+    assert_eq!(applied.path, plan.path);
+    assert_eq!(applied.checksum, plan.checksum);
+    assert_eq!(
+        sql_files(&p),
+        [
+            "20200101000000_base.sql".to_string(),
+            format!("{}_add_pets.sql", plan.version)
+        ]
+    );
+    // Once written, the same request again is a new migration with a new version.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let next = m.plan_new(&r).await.unwrap();
+    assert!(
+        next.version > plan.version,
+        "{} vs {}",
+        next.version,
+        plan.version
+    );
 }

@@ -938,3 +938,358 @@ async fn a_token_confirms_one_set_of_migrations_whatever_selects_it() {
     assert_eq!(status_of(&db, "003").await, "rolled_back");
     assert_eq!(status_of(&db, "002").await, "applied");
 }
+
+/// A login role that is not a superuser, made the owner of `db` (so it owns `public` through
+/// pg_database_owner), and the URL that connects as it. Roles belong to the server: the role
+/// is shared by the tests that use it and owns nothing once their databases are dropped.
+async fn as_owner(db: &TestDb) -> String {
+    let role = "pgkeel_test_owner";
+    let admin = db.client().await;
+    for _ in 0..5 {
+        // Parallel tests may create it at the same moment.
+        let _ = admin
+            .batch_execute(&format!(
+                "DO $$ BEGIN CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; EXCEPTION WHEN OTHERS THEN NULL; END $$"
+            ))
+            .await;
+        let exists: bool = admin
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1 AND NOT rolsuper)",
+                &[&role],
+            )
+            .await
+            .expect("pg_roles")
+            .get(0);
+        if exists {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    admin
+        .batch_execute(&format!("ALTER DATABASE {} OWNER TO {role}", db.name))
+        .await
+        .expect("database owner");
+    let (scheme, rest) = db.url.split_once("://").expect("url scheme");
+    let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{role}@{host}")
+}
+
+fn migrator_at(project: &Project, url: &str) -> Migrator {
+    let flags = Overrides {
+        database_url: Some(url.to_string()),
+        log_file: Some("off".into()),
+        ..Overrides::default()
+    };
+    let mut config = Config::resolve(
+        project.root().to_path_buf(),
+        None,
+        &SystemEnvironment,
+        &flags,
+    )
+    .expect("config");
+    config.lint.enabled = false;
+    Migrator::new(config)
+}
+
+/// Tables whose triggers rewrite every row written (a version counter, a row checksum, a
+/// timestamp) and log every delete to a table outside the migration; one serial and one
+/// identity key; a foreign key between them.
+const TRIGGER_SCHEMA: &str = "
+CREATE TABLE accounts (
+    id       serial PRIMARY KEY,
+    name     text NOT NULL,
+    balance  int NOT NULL,
+    revision int NOT NULL DEFAULT 0,
+    touched  timestamptz,
+    row_sum  text
+);
+CREATE TABLE entries (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id int NOT NULL REFERENCES accounts (id),
+    amount     int NOT NULL,
+    revision   int NOT NULL DEFAULT 0
+);
+CREATE TABLE deleted_log (tbl text, id bigint);
+CREATE FUNCTION rewrite_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.revision := coalesce(NEW.revision, 0) + 1;
+    IF TG_TABLE_NAME = 'accounts' THEN
+        NEW.touched := clock_timestamp();
+        NEW.row_sum := md5(NEW.name || ':' || NEW.balance || ':' || NEW.revision);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE FUNCTION log_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO deleted_log VALUES (TG_TABLE_NAME, OLD.id);
+    RETURN OLD;
+END $$;
+CREATE TRIGGER accounts_rewrite BEFORE INSERT OR UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION rewrite_row();
+CREATE TRIGGER entries_rewrite BEFORE INSERT OR UPDATE ON entries FOR EACH ROW EXECUTE FUNCTION rewrite_row();
+CREATE TRIGGER accounts_log AFTER DELETE ON accounts FOR EACH ROW EXECUTE FUNCTION log_delete();
+CREATE TRIGGER entries_log AFTER DELETE ON entries FOR EACH ROW EXECUTE FUNCTION log_delete();
+ALTER TABLE entries ENABLE ALWAYS TRIGGER entries_log;
+INSERT INTO accounts (name, balance) VALUES ('ann', 100), ('bob', 50), ('cy', 7);
+INSERT INTO entries (account_id, amount) VALUES (1, 10), (1, -3), (2, 50), (3, 7);
+";
+
+fn trigger_project() -> Project {
+    let p = Project::new();
+    p.write("migrations/001_base.sql", TRIGGER_SCHEMA);
+    // Backups alone undo it: UPDATE and DELETE of both tables, plus rows it inserts.
+    p.write(
+        "migrations/002_reset.sql",
+        "UPDATE accounts SET balance = 0 WHERE id <> 3;\n\
+         DELETE FROM entries WHERE account_id = 1;\n\
+         INSERT INTO entries (account_id, amount) VALUES (3, 1);\n\
+         DELETE FROM accounts WHERE id = 1;\n",
+    );
+    p
+}
+
+async fn triggers_state(db: &TestDb) -> Vec<(String, String)> {
+    db.client()
+        .await
+        .query(
+            "SELECT tgname::text, tgenabled::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("pg_trigger")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restore_fires_no_user_trigger_and_reproduces_the_rows_as_a_non_superuser_owner() {
+    let db = TestDb::new().await;
+    let url = as_owner(&db).await;
+    let p = trigger_project();
+    let m = migrator_at(&p, &url);
+    m.up(&UpOptions {
+        to: Some("001".into()),
+        ..UpOptions::default()
+    })
+    .await
+    .expect("up to 001");
+    let tables = ["accounts", "entries", "deleted_log"];
+    let mut before = Vec::new();
+    for t in tables {
+        before.push(contents(&db, t).await);
+    }
+    let modes = triggers_state(&db).await;
+    assert!(
+        modes.contains(&("entries_log".into(), "A".into())),
+        "{modes:?}"
+    );
+    up(&m).await;
+    assert_ne!(contents(&db, "accounts").await, before[0]);
+    let log_after_up = contents(&db, "deleted_log").await;
+
+    let report = confirm(&m, Selector::To("001".into())).await;
+    assert_eq!(report.rolled_back, ["002"]);
+    assert!(
+        report.restored.iter().all(|r| r.verified),
+        "{:?}",
+        report.restored
+    );
+    // Exactly the rows from before the migration: no revision bumped, no timestamp or row
+    // checksum rewritten by a BEFORE trigger.
+    assert_eq!(contents(&db, "accounts").await, before[0], "accounts");
+    assert_eq!(contents(&db, "entries").await, before[1], "entries");
+    // The restore's deletes (the row 002 inserted) did not fire the AFTER DELETE triggers, not
+    // even the ENABLE ALWAYS one.
+    assert_eq!(contents(&db, "deleted_log").await, log_after_up);
+    // The triggers are back, each in its former mode.
+    assert_eq!(triggers_state(&db).await, modes);
+
+    let c = db.client().await;
+    // Serial and identity keys continue past the restored rows, and the triggers fire again.
+    c.batch_execute(
+        "INSERT INTO accounts (name, balance) VALUES ('dee', 1);
+         INSERT INTO entries (account_id, amount) VALUES (4, 1);",
+    )
+    .await
+    .expect("inserts after the rollback");
+    let row = c
+        .query_one(
+            "SELECT a.id, a.revision, e.id FROM accounts a JOIN entries e ON e.account_id = a.id WHERE a.name = 'dee'",
+            &[],
+        )
+        .await
+        .expect("new rows");
+    assert_eq!(row.get::<_, i32>(0), 4);
+    assert_eq!(row.get::<_, i32>(1), 1, "the BEFORE trigger fires again");
+    assert_eq!(
+        row.get::<_, i64>(2),
+        6,
+        "identity past the restored and the rolled-back key"
+    );
+    c.batch_execute("DELETE FROM entries WHERE account_id = 4; DELETE FROM accounts WHERE id = 4")
+        .await
+        .expect("cleanup");
+    // `up` works again afterwards.
+    up(&m).await;
+    assert_eq!(status_of(&db, "002").await, "applied");
+}
+
+#[tokio::test]
+async fn a_restore_still_checks_foreign_keys_with_the_triggers_off() {
+    let db = TestDb::new().await;
+    let p = trigger_project();
+    // entries alone is backed up here; the account its rows referenced is gone by rollback time.
+    p.write(
+        "migrations/002_reset.sql",
+        "DELETE FROM entries WHERE account_id = 3;\n",
+    );
+    let m = migrator(&p, &db);
+    up(&m).await;
+    let c = db.client().await;
+    c.batch_execute("DELETE FROM accounts WHERE id = 3")
+        .await
+        .expect("delete the parent");
+    let before = (
+        contents(&db, "accounts").await,
+        contents(&db, "entries").await,
+    );
+    let plan = m.rollback_plan(&Selector::Last(1)).await.expect("plan");
+    let err = m
+        .rollback(&RollbackOptions {
+            selector: Selector::Last(1),
+            confirm_token: plan.token,
+            force_expired: false,
+        })
+        .await
+        .unwrap_err();
+    let Error::MigrationFailed(f) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(f.sqlstate.as_deref(), Some("23503"), "{err}");
+    assert!(
+        f.message.contains("entries_account_id_fkey"),
+        "{}",
+        f.message
+    );
+    assert_eq!(
+        (
+            contents(&db, "accounts").await,
+            contents(&db, "entries").await
+        ),
+        before
+    );
+    assert_eq!(status_of(&db, "002").await, "applied");
+    assert!(triggers_state(&db).await.iter().all(|(_, e)| e != "D"));
+}
+
+#[tokio::test]
+async fn a_restore_by_a_role_that_does_not_own_the_table_says_so_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let url = as_owner(&db).await;
+    let p = trigger_project();
+    let m = migrator_at(&p, &url);
+    up(&m).await;
+    // The superuser takes over `accounts`; the owner role keeps every privilege on it.
+    db.client()
+        .await
+        .batch_execute(
+            "ALTER TABLE accounts OWNER TO postgres; GRANT ALL ON accounts TO pgkeel_test_owner; \
+             ALTER FUNCTION rewrite_row() OWNER TO postgres;",
+        )
+        .await
+        .expect("owner");
+    let before = (
+        contents(&db, "accounts").await,
+        contents(&db, "entries").await,
+    );
+    let plan = m.rollback_plan(&Selector::Last(1)).await.expect("plan");
+    let err = m
+        .rollback(&RollbackOptions {
+            selector: Selector::Last(1),
+            confirm_token: plan.token,
+            force_expired: false,
+        })
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    let Error::MigrationFailed(f) = &err else {
+        panic!("{text}")
+    };
+    assert_eq!(f.sqlstate.as_deref(), Some("42501"), "{text}");
+    assert!(
+        f.message
+            .contains("run the rollback as the owner of public.accounts"),
+        "{}",
+        f.message
+    );
+    assert_eq!(
+        (
+            contents(&db, "accounts").await,
+            contents(&db, "entries").await
+        ),
+        before
+    );
+    assert_eq!(status_of(&db, "002").await, "applied");
+}
+
+#[tokio::test]
+async fn a_partitioned_tables_triggers_do_not_fire_and_keep_their_modes() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write(
+        "migrations/001_base.sql",
+        "CREATE TABLE measures (id int PRIMARY KEY, v int NOT NULL, revision int NOT NULL DEFAULT 0) PARTITION BY RANGE (id);
+         CREATE TABLE measures_low PARTITION OF measures FOR VALUES FROM (0) TO (100);
+         CREATE TABLE measures_high PARTITION OF measures FOR VALUES FROM (100) TO (1000);
+         CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.revision := NEW.revision + 1; RETURN NEW; END $$;
+         CREATE TRIGGER measures_bump BEFORE INSERT OR UPDATE ON measures FOR EACH ROW EXECUTE FUNCTION bump();
+         CREATE TRIGGER high_only BEFORE INSERT ON measures_high FOR EACH ROW EXECUTE FUNCTION bump();
+         ALTER TABLE measures_low DISABLE TRIGGER measures_bump;
+         INSERT INTO measures (id, v) VALUES (1, 10), (2, 20), (150, 30), (160, 40);\n",
+    );
+    p.write(
+        "migrations/002_purge.sql",
+        "DELETE FROM measures WHERE id IN (2, 160);\nUPDATE measures SET v = 0;\n",
+    );
+    let m = migrator(&p, &db);
+    m.up(&UpOptions {
+        to: Some("001".into()),
+        ..UpOptions::default()
+    })
+    .await
+    .expect("up to 001");
+    let before = contents(&db, "measures").await;
+    let modes = db
+        .client()
+        .await
+        .query(
+            "SELECT tgrelid::regclass::text, tgname::text, tgenabled::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .expect("triggers")
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2)))
+        .collect::<Vec<_>>();
+    assert!(
+        modes.contains(&("measures_low".into(), "measures_bump".into(), "D".into())),
+        "{modes:?}"
+    );
+    up(&m).await;
+    assert_ne!(contents(&db, "measures").await, before);
+    confirm(&m, Selector::To("001".into())).await;
+    assert_eq!(contents(&db, "measures").await, before);
+    let after = db
+        .client()
+        .await
+        .query(
+            "SELECT tgrelid::regclass::text, tgname::text, tgenabled::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .expect("triggers")
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2)))
+        .collect::<Vec<_>>();
+    assert_eq!(after, modes);
+}

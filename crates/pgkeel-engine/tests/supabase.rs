@@ -152,6 +152,7 @@ async fn apply_migration_in_supabase_mode_creates_the_mirror_and_records_it() {
             sql: "-- notes\ncreate table notes (id int);\ncomment on table notes is 'a; b';\n"
                 .into(),
             version: None,
+            down: None,
         })
         .await
         .expect("apply_migration");

@@ -138,8 +138,8 @@ impl PgkeelServer {
         let mut s = format!(
             "pgkeel runs this project's PostgreSQL schema migrations (files in {}; history in schema {}). \
              Workflow: migration_status (what is applied, pending or needs a fix) → describe_schema (tables, columns, keys, views, enums, functions) → \
-             plan_migration {{name, sql}} (splits, checks and dry-runs it in a rolled-back transaction; changes nothing) → \
-             apply_migration {{name, sql}} (writes the file with its version and applies it under a lock; the version in the file name and in history always match) → migration_status → \
+             plan_migration {{name, sql, down?}} (splits, checks and dry-runs it in a rolled-back transaction; changes nothing) → \
+             apply_migration {{name, sql, down?}} (writes the file with the version the plan announced and applies it under a lock; the version in the file name and in history always match; pass down, the SQL that undoes it, so rollback can undo it: the result says what a rollback would do) → migration_status → \
              validate_schema (declared expectations and health checks; apply_migration also reports them) → \
              generate_types (TypeScript types of the live schema; write: true updates the project's types file). \
              plan_migration lists lint findings (squawk); error findings make apply_migration refuse unless accepted in accept_lint ([{{\"rule\": RULE, \"reason\": why}}], written into the file as `-- pgkeel:accept RULE reason` lines): fix the SQL first, and accept only a risk the user agreed to. \

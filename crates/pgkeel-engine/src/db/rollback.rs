@@ -398,8 +398,113 @@ pub async fn table_checksum(
     Ok((row.get(0), row.get(1)))
 }
 
-/// Restore the backups of one target into their (now existing) tables: deletes children first,
-/// inserts parents first, sequences past the restored values, then verify what can be verified.
+/// A user trigger (not internal: foreign keys' triggers are never touched) on a restored table
+/// or one of its partitions, with its mode before the restore.
+struct UserTrigger {
+    table: String,
+    name: String,
+    /// pg_trigger.tgenabled: 'O' (origin), 'A' (always), 'R' (replica), 'D' (disabled).
+    enabled: String,
+}
+
+/// Disable the enabled user triggers of the restored tables, in the rollback's transaction: a
+/// restore puts back the rows as they were, and a BEFORE trigger that rewrites rows (or an AFTER
+/// trigger that writes elsewhere) would make them something else. Foreign-key enforcement stays
+/// on (its triggers are internal), unlike `session_replication_role = replica`, which would also
+/// need a superuser. Partitions count (rows are routed into them). Needs the tables' owner;
+/// [`enable_triggers`] puts each back as it was. Returns every user trigger of those tables,
+/// partitioned parents first, disabled ones included: enabling a parent's trigger recurses into
+/// its partitions, so a partition's own mode is set again after it.
+async fn disable_triggers(
+    tx: &Transaction<'_>,
+    target: &Target,
+    oids: &[i64],
+) -> Result<Vec<UserTrigger>> {
+    let rows = tx
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname), t.tgname::text, t.tgenabled::text \
+             FROM (SELECT relid, min(level) AS level FROM ( \
+                     SELECT o.oid::oid AS relid, 0 AS level FROM unnest($1::bigint[]) AS o(oid) \
+                     UNION ALL SELECT p.relid, p.level FROM unnest($1::bigint[]) AS o(oid), \
+                       pg_partition_tree(o.oid::oid::regclass) AS p) AS tree GROUP BY relid) AS r \
+             JOIN pg_trigger t ON t.tgrelid = r.relid JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE NOT t.tgisinternal \
+             ORDER BY r.level, 1, 2",
+            &[&oids],
+        )
+        .await
+        .map_err(|e| {
+            failure(
+                target,
+                None,
+                "reading the triggers of the restored tables".into(),
+                Some(&e),
+            )
+        })?;
+    let triggers: Vec<UserTrigger> = rows
+        .iter()
+        .map(|r| UserTrigger {
+            table: r.get(0),
+            name: r.get(1),
+            enabled: r.get(2),
+        })
+        .collect();
+    for t in triggers.iter().filter(|t| t.enabled != "D") {
+        let sql = format!("ALTER TABLE {} DISABLE TRIGGER {}", t.table, ident(&t.name));
+        if let Err(e) = tx.batch_execute(&sql).await {
+            let not_owner = e.as_db_error().is_some_and(|d| {
+                d.code() == &tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE
+            });
+            let message = if not_owner {
+                format!(
+                    "the restore of {} must keep its trigger {} from rewriting the restored rows, and disabling it (for the rollback's transaction only) needs the table's owner; run the rollback as the owner of {} (or a member of its owning role)",
+                    t.table, t.name, t.table
+                )
+            } else {
+                format!(
+                    "disabling trigger {} on {} for the restore",
+                    t.name, t.table
+                )
+            };
+            return Err(failure(target, None, message, Some(&e)));
+        }
+    }
+    Ok(triggers)
+}
+
+/// Put every trigger [`disable_triggers`] found back in its former mode, in its order.
+async fn enable_triggers(
+    tx: &Transaction<'_>,
+    target: &Target,
+    triggers: &[UserTrigger],
+) -> Result<()> {
+    for t in triggers {
+        let mode = match t.enabled.as_str() {
+            "A" => "ENABLE ALWAYS",
+            "R" => "ENABLE REPLICA",
+            "D" => "DISABLE",
+            _ => "ENABLE",
+        };
+        let sql = format!("ALTER TABLE {} {mode} TRIGGER {}", t.table, ident(&t.name));
+        tx.batch_execute(&sql).await.map_err(|e| {
+            failure(
+                target,
+                None,
+                format!(
+                    "enabling trigger {} on {} again after the restore",
+                    t.name, t.table
+                ),
+                Some(&e),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Restore the backups of one target into their (now existing) tables: user triggers off,
+/// deletes children first, inserts parents first, sequences past the restored values, verify
+/// what can be verified, triggers on again (all in the rollback's transaction).
 pub async fn restore(
     tx: &Transaction<'_>,
     backup_schema: &str,
@@ -413,7 +518,21 @@ pub async fn restore(
         tables.push(live_table(tx, target, b, backup_schema).await?);
     }
     let oids: Vec<i64> = tables.iter().map(|t| t.oid).collect();
-    let order = parents_first(tx, target, &oids).await?;
+    let triggers = disable_triggers(tx, target, &oids).await?;
+    // On an error the transaction is rolled back, triggers included.
+    let restored = restore_rows(tx, backup_schema, target, &tables, &oids).await?;
+    enable_triggers(tx, target, &triggers).await?;
+    Ok(restored)
+}
+
+async fn restore_rows(
+    tx: &Transaction<'_>,
+    backup_schema: &str,
+    target: &Target,
+    tables: &[LiveTable],
+    oids: &[i64],
+) -> Result<Vec<Restored>> {
+    let order = parents_first(tx, target, oids).await?;
 
     struct Step {
         insert_cols: Vec<String>,
@@ -425,7 +544,7 @@ pub async fn restore(
     let steps: Vec<Step> = target
         .backups
         .iter()
-        .zip(&tables)
+        .zip(tables)
         .map(|(b, t)| {
             let backed: BTreeSet<&str> = b
                 .columns
@@ -465,7 +584,7 @@ pub async fn restore(
     // compared after; any change fails the rollback (it is undone). A plain NO ACTION /
     // RESTRICT key fails the offending statement by itself.
     let mut watched = Vec::new();
-    for w in outside_actions(tx, target, &oids).await? {
+    for w in outside_actions(tx, target, oids).await? {
         let before = table_checksum(tx, &w.table).await.map_err(|e| {
             failure(
                 target,

@@ -50,6 +50,11 @@ pub struct RollbackReport {
     pub restored: Vec<Restored>,
     pub forced_expired: bool,
     pub duration_ms: u64,
+    /// The `[types] out` file, when the rollback changed its content (regenerated as after
+    /// `up`, with `[types] on_up`).
+    pub types_written: Option<String>,
+    /// Things to know that did not stop the rollback (e.g. types not regenerated, and why).
+    pub warnings: Vec<String>,
 }
 
 impl Migrator {
@@ -120,12 +125,25 @@ impl Migrator {
             tracing::warn!("{e}");
         }
         let (rolled_back, restored) = result?;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        // `[types] out` follows the schema back, as it follows `up`. The rollback has committed,
+        // so a failure here is a warning.
+        let mut warnings = Vec::new();
+        let types_written = match self.types_after_up().await {
+            Ok(written) => written,
+            Err(e) => {
+                warnings.push(format!("types not regenerated: {e}"));
+                None
+            }
+        };
         Ok(RollbackReport {
             database: self.config.database_display(),
             rolled_back,
             restored,
             forced_expired: opts.force_expired,
-            duration_ms: started.elapsed().as_millis() as u64,
+            duration_ms,
+            types_written,
+            warnings,
         })
     }
 

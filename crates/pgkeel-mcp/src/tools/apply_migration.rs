@@ -28,6 +28,10 @@ pub struct ApplyParams {
     /// With name and sql: the version to give the new file (default: the next one). Alone: apply
     /// the pending migration files up to and including this version.
     pub version: Option<String>,
+    /// With name and sql: the SQL that undoes the migration, written as the file's
+    /// `-- pgkeel:down` section (part of its checksum) and run by the `rollback` tool. It must
+    /// parse and run in a transaction (no CONCURRENTLY, VACUUM or transaction control).
+    pub down: Option<String>,
     /// Lint rules (from plan_migration's `blocked_by_lint`) to accept, each a rule id or
     /// {rule, reason}; any other error finding makes the call refuse before anything is written.
     /// With {name, sql}, a rule that covers a finding of the new migration is written into its
@@ -64,6 +68,22 @@ pub struct ApplyOutput {
     /// Acceptances that counted for this call only (findings of files that already existed):
     /// `path: -- pgkeel:accept RULE reason`, the line to add to that file.
     pub accept_lines_to_add: Vec<String>,
+    /// With {name, sql}, when the new migration was applied now: what the `rollback` tool
+    /// (`{"last": 1}`) would do, from the rollback planning.
+    pub rollback: Option<RollbackOutlookOutput>,
+}
+
+/// What rolling back the new migration would do.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RollbackOutlookOutput {
+    /// The rollback planning accepts it (down SQL, automatic backups, or both).
+    pub possible: bool,
+    /// How it would be undone, or why it cannot be.
+    pub how: String,
+    /// The down SQL statements a rollback runs (absent: none).
+    pub down_sql: Option<Vec<String>>,
+    /// Tables it restores from the automatic backups: `schema.table (N rows, backup ID)`.
+    pub restores: Vec<String>,
 }
 
 fn accepted_lines(lint: &[pgkeel_engine::lint::LintFinding]) -> Vec<String> {
@@ -139,6 +159,16 @@ fn after_lines(out: &ApplyOutput) -> String {
             out.accept_lines.join("; ")
         ));
     }
+    if let Some(r) = &out.rollback {
+        s.push_str(&format!(
+            "\nRollback: {}.",
+            if r.possible {
+                r.how.clone()
+            } else {
+                format!("not possible as it stands ({})", r.how)
+            }
+        ));
+    }
     if !out.accept_lines_to_add.is_empty() {
         s.push_str(&format!(
             "\nAccepted for this call only; to make it part of the file (a person edits it, then `pgkeel repair --accept-checksum VERSION` if it is applied): {}.",
@@ -171,9 +201,21 @@ impl PgkeelServer {
             Ok(a) => a,
             Err(refusal) => return Ok(refusal),
         };
+        if p.down.is_some() && (p.name.is_none() || p.sql.is_none()) {
+            return Ok(render::refused(
+                "bad_arguments",
+                "`down` belongs to a new migration: give it with {name, sql}",
+                "call apply_migration {name, sql, down}",
+            ));
+        }
         match (p.name, p.sql, p.version) {
             (Some(name), Some(sql), version) => {
-                let req = NewMigration { name, sql, version };
+                let req = NewMigration {
+                    name,
+                    sql,
+                    version,
+                    down: p.down,
+                };
                 match migrator.apply_new_accepting(&req, &accept).await {
                     Ok(a) => {
                         let mut applied = a.applied_before.clone();
@@ -212,6 +254,12 @@ impl PgkeelServer {
                             accept_lines: a.accept_lines.clone(),
                             lint_accepted: accepted_lines(&a.lint),
                             accept_lines_to_add: lines_to_add(&a.lint),
+                            rollback: a.rollback.map(|r| RollbackOutlookOutput {
+                                possible: r.possible,
+                                how: r.how,
+                                down_sql: r.down_sql,
+                                restores: r.restores,
+                            }),
                         };
                         summary.push_str(&after_lines(&out));
                         Ok(render::ok(summary, &out))
@@ -266,6 +314,7 @@ impl PgkeelServer {
                             accept_lines: Vec::new(),
                             lint_accepted: accepted_lines(&report.lint),
                             accept_lines_to_add: lines_to_add(&report.lint),
+                            rollback: None,
                         };
                         let after = after_lines(&out);
                         match report.failure {

@@ -25,6 +25,9 @@ pub struct PlanParams {
     /// The version to give it, written as in file names (e.g. 20240101120000). Default: the next
     /// one in the project's naming scheme.
     pub version: Option<String>,
+    /// The SQL that undoes it, as apply_migration takes it: written as the file's
+    /// `-- pgkeel:down` section (part of the checksum); what the `rollback` tool runs.
+    pub down: Option<String>,
     /// Lint rules to accept, as apply_migration would (the plan then shows the file with its
     /// `-- pgkeel:accept` lines, and the checksum of that content).
     #[serde(default)]
@@ -97,6 +100,8 @@ pub struct PlanOutput {
     /// Tables apply_migration would copy into the backup schema before destructive statements
     /// (what `rollback` restores): `schema.table (reason): ~N rows, B bytes` (estimates now).
     pub backups: Vec<String>,
+    /// True when the file has down SQL (from `down` or a `-- pgkeel:down` section in `sql`).
+    pub has_down: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -187,6 +192,7 @@ impl PlanOutput {
                     format!("{} ({}): {rows}, {} bytes", b.table, b.reason, b.bytes)
                 })
                 .collect(),
+            has_down: p.has_down,
         }
     }
 }
@@ -266,6 +272,7 @@ impl PgkeelServer {
             name: p.name,
             sql: p.sql,
             version: p.version,
+            down: p.down,
         };
         let plan = match self.migrator().plan_new_accepting(&req, &accept).await {
             Ok(plan) => plan,
@@ -287,11 +294,14 @@ impl PgkeelServer {
         Ok(match &plan.failure {
             None => render::ok(
                 format!(
-                    "{} as version {}: {} statement(s) in {} segment(s); dry run{before} succeeded and was rolled back.{lint} Next: apply_migration with the same name and sql{}.",
+                    "{} as version {}: {} statement(s) in {} segment(s); dry run{before} succeeded and was rolled back.{lint} Next: apply_migration with the same {} (it writes version {} again; passing version {} makes that explicit){}.",
                     plan.path,
                     plan.version,
                     plan.statements.len(),
                     plan.segments,
+                    if out.has_down { "name, sql and down" } else { "name and sql (add down, the SQL that undoes it, so the rollback tool can undo it)" },
+                    plan.version,
+                    plan.version,
                     if plan.blocked_by_lint.is_empty() {
                         String::new()
                     } else {

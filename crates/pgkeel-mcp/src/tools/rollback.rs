@@ -72,6 +72,10 @@ pub struct RollbackOutput {
     /// With `rolled_back`: the versions, newest first.
     pub rolled_back: Vec<String>,
     pub restored: Vec<RestoredSummary>,
+    /// With `rolled_back`: the `[types] out` file, when it was regenerated (its content changed).
+    pub types_written: Option<String>,
+    /// With `rolled_back`: what did not stop it (e.g. types not regenerated, and why).
+    pub warnings: Vec<String>,
 }
 
 fn summary(p: &PlanReport) -> (String, Vec<TargetSummary>) {
@@ -142,16 +146,22 @@ fn done(r: &RollbackReport) -> CallToolResult {
                 verified: t.verified,
             })
             .collect(),
+        types_written: r.types_written.clone(),
+        warnings: r.warnings.clone(),
     };
-    render::ok(
-        format!(
-            "Rolled back {} in {} ms; {} table(s) restored. The migrations are pending again.",
-            r.rolled_back.join(", "),
-            r.duration_ms,
-            r.restored.len()
-        ),
-        &out,
-    )
+    let mut text = format!(
+        "Rolled back {} in {} ms; {} table(s) restored. The migrations are pending again.",
+        r.rolled_back.join(", "),
+        r.duration_ms,
+        r.restored.len()
+    );
+    if let Some(t) = &r.types_written {
+        text.push_str(&format!("\nTypes written to {t}."));
+    }
+    for w in &r.warnings {
+        text.push_str(&format!("\nWarning: {w}."));
+    }
+    render::ok(text, &out)
 }
 
 #[tool_router(router = rollback_router, vis = "pub(crate)")]
@@ -212,6 +222,8 @@ impl PgkeelServer {
             manual_procedure: plan.manual_procedure.clone(),
             rolled_back: Vec::new(),
             restored: Vec::new(),
+            types_written: None,
+            warnings: Vec::new(),
         };
         match ctx
             .peer
