@@ -581,7 +581,7 @@ async fn a_format_1_history_upgrades_in_place() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(format, 2);
+    assert_eq!(format, 3);
     assert_eq!(applied(&db).await, ["001", "002", "003"]);
     assert_eq!(lint_accepted(&db, "002").await, serde_json::json!([]));
     assert_eq!(

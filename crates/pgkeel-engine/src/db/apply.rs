@@ -168,6 +168,19 @@ impl<'a> Executor<'a> {
         // transaction of their own just before it (they then outlive a failed migration).
         let mut backup = self.backup_sql(job);
         let mut backups = Vec::new();
+        // The rollback snapshot goes right after the backups, in the first segment's
+        // transaction (a migration starting with a non-transactional statement gets none: a
+        // generated down refuses it anyway).
+        let mut snapshot = (job.resume_from == 0
+            && p.segments.first().is_some_and(|s| s.transactional))
+        .then(|| {
+            super::snapshot::take_sql(
+                &self.history.schema,
+                job.history_version,
+                &crate::snapshot::objects::analyse(&p.statements).keys,
+            )
+        })
+        .flatten();
 
         for seg_no in job.resume_from..total {
             let seg = &p.segments[seg_no];
@@ -182,6 +195,10 @@ impl<'a> Executor<'a> {
                 let marker_len = queries.len();
                 queries.push("BEGIN".to_string());
                 let backup_at = backup.take().map(|sql| {
+                    queries.push(sql);
+                    queries.len() - 1
+                });
+                let snapshot_at = snapshot.take().map(|sql| {
                     queries.push(sql);
                     queries.len() - 1
                 });
@@ -213,6 +230,8 @@ impl<'a> Executor<'a> {
                         ""
                     } else if Some(i) == backup_at {
                         "while taking the automatic backups; set [backup] enabled = false to skip them"
+                    } else if Some(i) == snapshot_at {
+                        "while recording the rollback snapshot (the catalog definitions of what the migration touches)"
                     } else {
                         "while committing"
                     };
