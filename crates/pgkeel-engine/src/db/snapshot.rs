@@ -323,10 +323,13 @@ pub async fn verify(
         return Ok(());
     };
     let after = current_in_tx(tx, &before.keys).await?;
-    let mut lines: Vec<String> = crate::snapshot::compare::compare(before, &after)
-        .iter()
-        .map(|d| d.to_string())
-        .collect();
+    let differences = crate::snapshot::compare::compare(before, &after);
+    let mut lines: Vec<String> = differences.iter().map(|d| d.to_string()).collect();
+    if differences.iter().any(|d| d.aspect == "column order") {
+        lines.push(
+            "(PostgreSQL adds a column last: down SQL that re-adds a dropped column other than the last one must re-create the table to get the old column order back)".into(),
+        );
+    }
     for r in restored {
         if !r.verified {
             lines.push(format!(

@@ -149,7 +149,11 @@ fn relation(out: &mut Out, object: &str, b: &Relation, a: &Relation) {
     let names = |cols: &[Column]| cols.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
     let (bn, an) = (names(&b.columns), names(&a.columns));
     if bn != an {
-        out.push(object, "columns", bn.join(", "), an.join(", "));
+        let (mut bs, mut as_) = (bn.clone(), an.clone());
+        bs.sort();
+        as_.sort();
+        let aspect = if bs == as_ { "column order" } else { "columns" };
+        out.push(object, aspect, bn.join(", "), an.join(", "));
     }
     for bc in &b.columns {
         let Some(ac) = a.columns.iter().find(|c| c.name == bc.name) else {

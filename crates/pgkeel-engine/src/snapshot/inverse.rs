@@ -910,3 +910,219 @@ fn type_def(p: &mut Parts, b: &TypeDef, n: Option<&TypeDef>) {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{compare::compare, Key, Named, Policy};
+
+    fn col(num: i32, name: &str, ty: &str) -> Column {
+        Column {
+            num,
+            name: name.into(),
+            type_name: ty.into(),
+            not_null: false,
+            default: None,
+            identity: None,
+            generated: None,
+            collation: None,
+            comment: None,
+            acl: vec![],
+        }
+    }
+
+    fn table(oid: i64, name: &str, columns: Vec<Column>) -> Relation {
+        Relation {
+            oid,
+            schema: "app".into(),
+            name: name.into(),
+            kind: "r".into(),
+            owner: "me".into(),
+            options: vec![],
+            rls: false,
+            force_rls: false,
+            acl: vec!["me=arwdDxt/me".into()],
+            comment: None,
+            view: None,
+            columns,
+            constraints: vec![],
+            indexes: vec![],
+            triggers: vec![],
+            policies: vec![],
+            sequence: None,
+        }
+    }
+
+    fn snap(relations: Vec<Relation>) -> Snapshot {
+        Snapshot {
+            keys: vec![Key::new("rel", Some("app".into()), "t".into())],
+            relations,
+            functions: vec![],
+            types: vec![],
+        }
+    }
+
+    fn yes(_: &str, _: &str) -> bool {
+        true
+    }
+
+    fn no(_: &str, _: &str) -> bool {
+        false
+    }
+
+    #[test]
+    fn a_dropped_last_column_is_re_added_and_constrained_after_the_restore() {
+        let mut email = col(3, "email", "text");
+        email.not_null = true;
+        email.default = Some("''::text".into());
+        let mut b = table(
+            1,
+            "t",
+            vec![col(1, "id", "integer"), col(2, "name", "text"), email],
+        );
+        b.indexes.push(Named {
+            name: "t_email".into(),
+            kind: String::new(),
+            def: "CREATE INDEX t_email ON app.t USING btree (email)".into(),
+        });
+        let n = table(
+            1,
+            "t",
+            vec![col(1, "id", "integer"), col(2, "name", "text")],
+        );
+        let g = generate(&snap(vec![b.clone()]), &snap(vec![n.clone()]), &yes).unwrap();
+        assert_eq!(
+            g.before_restore,
+            ["ALTER TABLE \"app\".\"t\" ADD COLUMN \"email\" text DEFAULT ''::text"]
+        );
+        assert_eq!(
+            g.after_restore,
+            [
+                "ALTER TABLE \"app\".\"t\" ALTER COLUMN \"email\" SET NOT NULL",
+                "CREATE INDEX t_email ON app.t USING btree (email)"
+            ]
+        );
+        // Without a backup the values are gone: refused.
+        let e = generate(&snap(vec![b]), &snap(vec![n]), &no).unwrap_err();
+        assert!(e[0].contains("no backup of its values"), "{e:?}");
+    }
+
+    #[test]
+    fn a_column_dropped_from_the_middle_is_refused_because_the_order_cannot_come_back() {
+        let b = table(
+            1,
+            "t",
+            vec![
+                col(1, "id", "integer"),
+                col(2, "x", "text"),
+                col(3, "y", "text"),
+            ],
+        );
+        let n = table(1, "t", vec![col(1, "id", "integer"), col(3, "y", "text")]);
+        let e = generate(&snap(vec![b]), &snap(vec![n]), &yes).unwrap_err();
+        assert!(e[0].contains("would put it last"), "{e:?}");
+    }
+
+    #[test]
+    fn renames_types_defaults_and_creations_are_inverted() {
+        let mut at = col(2, "at", "timestamp with time zone");
+        at.default = Some("now()".into());
+        let b = table(7, "t", vec![col(1, "id", "integer"), at]);
+        let mut n = table(
+            7,
+            "renamed",
+            vec![col(1, "ident", "integer"), col(2, "at", "date")],
+        );
+        n.rls = true;
+        n.policies.push(Policy {
+            name: "p".into(),
+            permissive: true,
+            cmd: "r".into(),
+            roles: vec!["public".into()],
+            using_expr: Some("true".into()),
+            check: None,
+        });
+        n.acl.push("=r/me".into());
+        let created = table(8, "new_one", vec![col(1, "id", "integer")]);
+        let g = generate(
+            &snap(vec![b.clone()]),
+            &snap(vec![n.clone(), created]),
+            &yes,
+        )
+        .unwrap();
+        assert_eq!(
+            g.before_restore,
+            [
+                "ALTER TABLE \"app\".\"renamed\" RENAME TO \"t\"",
+                "ALTER TABLE \"app\".\"renamed\" RENAME COLUMN \"ident\" TO \"id\"",
+                "DROP POLICY \"p\" ON \"app\".\"t\"",
+                "ALTER TABLE \"app\".\"t\" ALTER COLUMN \"at\" TYPE timestamp with time zone USING \"at\"::timestamp with time zone",
+                "ALTER TABLE \"app\".\"t\" ALTER COLUMN \"at\" SET DEFAULT now()",
+                "DROP TABLE \"app\".\"new_one\"",
+            ]
+        );
+        assert_eq!(
+            g.after_restore,
+            [
+                "ALTER TABLE \"app\".\"t\" DISABLE ROW LEVEL SECURITY",
+                "REVOKE ALL ON TABLE \"app\".\"t\" FROM PUBLIC",
+            ]
+        );
+        // Both states compared: every difference named, none once equal.
+        let d = compare(&snap(vec![b.clone()]), &snap(vec![n]));
+        let aspects: Vec<&str> = d.iter().map(|d| d.aspect.as_str()).collect();
+        assert_eq!(aspects, ["existence", "existence"], "{d:?}");
+        assert!(compare(&snap(vec![b.clone()]), &snap(vec![b])).is_empty());
+    }
+
+    #[test]
+    fn views_come_back_with_their_options_and_grants() {
+        let mut v = table(3, "v", vec![col(1, "id", "integer")]);
+        v.kind = "v".into();
+        v.view = Some(" SELECT 1 AS id;".into());
+        v.options = vec!["security_invoker=true".into()];
+        v.acl = vec!["=r/me".into(), "me=arwdDxt/me".into()];
+        let g = generate(&snap(vec![v.clone()]), &snap(vec![]), &no).unwrap();
+        assert_eq!(
+            g.after_restore,
+            [
+                "CREATE VIEW \"app\".\"v\" WITH (security_invoker = 'true') AS SELECT 1 AS id",
+                "ALTER VIEW \"app\".\"v\" OWNER TO \"me\"",
+                "REVOKE ALL ON TABLE \"app\".\"v\" FROM PUBLIC",
+                "GRANT SELECT ON TABLE \"app\".\"v\" TO PUBLIC",
+            ]
+        );
+        // The option reset by the migration is set again.
+        let mut n = v.clone();
+        n.options.clear();
+        let g = generate(&snap(vec![v.clone()]), &snap(vec![n.clone()]), &no).unwrap();
+        assert_eq!(
+            g.after_restore,
+            ["ALTER VIEW \"app\".\"v\" SET (security_invoker = 'true')"]
+        );
+        let d = compare(&snap(vec![v]), &snap(vec![n]));
+        assert_eq!(d[0].aspect, "options");
+        assert_eq!(d[0].before, "[\"security_invoker=true\"]");
+    }
+
+    #[test]
+    fn enum_values_added_to_an_existing_enum_are_refused() {
+        let t = |labels: &[&str]| TypeDef {
+            oid: 5,
+            schema: "app".into(),
+            name: "mood".into(),
+            kind: "e".into(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            comment: None,
+        };
+        let mut b = snap(vec![]);
+        b.types.push(t(&["a"]));
+        let mut n = snap(vec![]);
+        n.types.push(t(&["a", "b"]));
+        let e = generate(&b, &n, &yes).unwrap_err();
+        assert!(e[0].contains("cannot remove a value from an enum"), "{e:?}");
+        // Created by the migration: dropped whole.
+        let g = generate(&snap(vec![]), &n, &yes).unwrap();
+        assert_eq!(g.after_restore, ["DROP TYPE \"app\".\"mood\""]);
+    }
+}
