@@ -418,3 +418,55 @@ async fn a_failed_verification_undoes_the_rollback_and_names_each_difference() {
         .collect();
     assert_eq!(history_after, history_before);
 }
+
+#[tokio::test]
+async fn dropped_and_renamed_indexes_and_functions_come_back() {
+    round_trip(
+        "CREATE FUNCTION app.score_of(c bigint) RETURNS int LANGUAGE sql STABLE AS $$ SELECT score FROM app.contacts WHERE id = c $$;\n",
+    )
+    .await;
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write(
+        "migrations/001_base.sql",
+        &format!("{BASE}\nCREATE FUNCTION app.f(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + 1';\nCOMMENT ON FUNCTION app.f(int) IS 'adds one';\nREVOKE EXECUTE ON FUNCTION app.f(int) FROM PUBLIC;\n"),
+    );
+    p.write(
+        "migrations/002_change.sql",
+        "ALTER INDEX app.contacts_created_idx RENAME TO contacts_when;\nDROP FUNCTION app.f(int);\n",
+    );
+    let m = migrator(&p, &db);
+    up_to(&m, "001").await;
+    let before = state(&db).await;
+    up(&m).await;
+    let plan = m.rollback_plan(&Selector::Last(1)).await.expect("plan");
+    let g = plan.plan.targets[0]
+        .generated
+        .as_ref()
+        .expect("generated")
+        .text
+        .clone();
+    assert!(
+        g.contains("CREATE OR REPLACE FUNCTION app.f(a integer)"),
+        "{g}"
+    );
+    m.rollback(&RollbackOptions {
+        selector: Selector::Last(1),
+        confirm_token: plan.token,
+        force_expired: false,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{g}"));
+    assert_eq!(state(&db).await, before, "{g}");
+    // Moving an object to another schema is refused: the snapshot would lose track of it.
+    p.write(
+        "migrations/003_move.sql",
+        "ALTER TABLE app.deals SET SCHEMA public;\n",
+    );
+    up(&m).await;
+    let e = m.rollback_plan(&Selector::Last(1)).await.unwrap_err();
+    assert!(
+        e.to_string().contains("line 1: `ALTER TABLE` — SET SCHEMA"),
+        "{e}"
+    );
+}

@@ -179,8 +179,7 @@ impl<'a> Executor<'a> {
                 job.history_version,
                 &crate::snapshot::objects::analyse(&p.statements).keys,
             )
-        })
-        .flatten();
+        });
 
         for seg_no in job.resume_from..total {
             let seg = &p.segments[seg_no];

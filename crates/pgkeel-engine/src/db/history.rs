@@ -83,8 +83,10 @@ COMMENT ON COLUMN {s}.migrations.lint_accepted IS 'lint findings accepted when i
 CREATE TABLE {s}.snapshots (
     version  text        PRIMARY KEY,
     taken_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    snapshot jsonb       NOT NULL
+    snapshot    jsonb       NOT NULL,
+    duration_ms real
 );
+COMMENT ON COLUMN {s}.snapshots.duration_ms IS 'how long taking the snapshot took, inside the migration''s transaction';
 COMMENT ON TABLE {s}.snapshots IS 'pgkeel rollback snapshots: the catalog definitions of what each migration touches, taken in its transaction before its statements';
 "#,
 ];

@@ -104,7 +104,12 @@ tys AS (
   FROM k JOIN pg_namespace n ON n.nspname = k.schema JOIN pg_type t ON t.typnamespace = n.oid AND t.typname = k.name
   WHERE k.kind = 'type'
 )
-SELECT jsonb_build_object('keys', {keys},
+SELECT jsonb_build_object(
+  -- The keys, plus the table of every index named (so a later read finds the table by name).
+  'keys', (SELECT coalesce(jsonb_agg(DISTINCT x), '[]'::jsonb) FROM (
+      SELECT jsonb_build_object('kind', k.kind, 'schema', k.schema, 'name', k.name) AS x FROM k
+      UNION SELECT jsonb_build_object('kind', 'rel', 'schema', n.nspname, 'name', c.relname)
+      FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace) y),
   'relations', (SELECT coalesce(jsonb_agg(j ORDER BY j->>'schema', j->>'name'), '[]'::jsonb) FROM rels),
   'functions', (SELECT coalesce(jsonb_agg(j ORDER BY j->>'schema', j->>'name', j->>'args'), '[]'::jsonb) FROM fns),
   'types', (SELECT coalesce(jsonb_agg(j ORDER BY j->>'schema', j->>'name'), '[]'::jsonb) FROM tys))"#,
@@ -119,22 +124,23 @@ SELECT jsonb_build_object('keys', {keys},
 
 /// The SQL sent right after a migration's `BEGIN` (one simple-query string): resolve the keys
 /// with the session's search_path, switch it to pg_catalog, store the snapshot for `version`,
-/// and put the search_path back as it was. `None` when there is nothing to record.
-pub fn take_sql(history_schema: &str, version: &str, keys: &[Key]) -> Option<String> {
-    if keys.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "SELECT set_config('pgkeel.snapshot_keys', ({resolve})::text, true), set_config('pgkeel.search_path', current_setting('search_path'), true);\n\
+/// and put the search_path back as it was. Also with no keys: the row then says the migration
+/// was applied with snapshots (so a rollback refuses what it cannot undo for that reason, not
+/// for a missing snapshot).
+pub fn take_sql(history_schema: &str, version: &str, keys: &[Key]) -> String {
+    format!(
+        "SELECT set_config('pgkeel.snapshot_started', clock_timestamp()::text, true), set_config('pgkeel.snapshot_keys', ({resolve})::text, true), set_config('pgkeel.search_path', current_setting('search_path'), true);\n\
          SELECT set_config('search_path', 'pg_catalog', true);\n\
-         INSERT INTO {h}.snapshots AS s (version, snapshot) SELECT {v}, ({snap}) \
-         ON CONFLICT (version) DO UPDATE SET snapshot = excluded.snapshot, taken_at = excluded.taken_at;\n\
+         INSERT INTO {h}.snapshots AS s (version, snapshot, duration_ms) \
+         SELECT {v}, x.j, extract(epoch FROM clock_timestamp() - current_setting('pgkeel.snapshot_started')::timestamptz) * 1000 \
+         FROM (SELECT ({snap}) AS j OFFSET 0) x \
+         ON CONFLICT (version) DO UPDATE SET snapshot = excluded.snapshot, taken_at = excluded.taken_at, duration_ms = excluded.duration_ms;\n\
          SELECT pg_catalog.set_config('search_path', pg_catalog.current_setting('pgkeel.search_path'), true)",
         resolve = resolve_sql(keys),
         h = ident(history_schema),
         v = literal(version),
         snap = snapshot_sql("pg_catalog.current_setting('pgkeel.snapshot_keys')::jsonb"),
-    ))
+    )
 }
 
 /// The snapshot in the `nth` row (0-based) of a simple query's results.

@@ -144,6 +144,15 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
     };
     let node = stmt.syntax();
     let cascade = |n: &SyntaxNode| has_keyword(n, K::CASCADE_KW);
+    let words = node.text().to_string().to_ascii_lowercase();
+    let words: Vec<&str> = words.split_whitespace().collect();
+    if words.first() == Some(&"alter") && words.windows(2).any(|w| w == ["set", "schema"]) {
+        refuse(
+            a,
+            "SET SCHEMA moves the object out of what the snapshot names",
+        );
+        return;
+    }
     match stmt {
         S::CreateTable(_) | S::CreateTableAs(_) | S::SelectInto(_) => {
             for t in touch::touched(&s.sql) {
@@ -248,26 +257,15 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
                     a.key("rel", Some((t.schema.clone(), to)));
                 }
             }
-            if has_keyword(node, K::SCHEMA_KW)
-                && node
-                    .text()
-                    .to_string()
-                    .to_ascii_lowercase()
-                    .contains("set schema")
-            {
-                refuse(
-                    a,
-                    "SET SCHEMA moves the table out of what the snapshot names",
-                );
-            } else if cascade(node) {
+            if cascade(node) {
                 refuse(
                     a,
                     "CASCADE drops objects pgkeel does not see; drop them by name",
                 );
             }
         }
-        S::AlterView(v) => {
-            let key = first(v.view_ref().map(|v| v.syntax().clone()).as_ref());
+        S::AlterView(_) | S::AlterIndex(_) | S::AlterSequence(_) | S::AlterMaterializedView(_) => {
+            let key = names(node).first().and_then(|s| object(s));
             if let Some((schema, _)) = &key {
                 // RENAME TO: the new name, in the same schema.
                 for segs in names(node).iter().skip(1) {
@@ -277,9 +275,6 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
                 }
             }
             a.key("rel", key);
-        }
-        S::AlterIndex(_) | S::AlterSequence(_) | S::AlterMaterializedView(_) => {
-            a.key("rel", names(node).first().and_then(|s| object(s)));
         }
         S::DropTable(_)
         | S::DropView(_)
