@@ -768,6 +768,19 @@ fn recreate(p: &mut Parts, b: &Relation, backed_up: &dyn Fn(&str, &str) -> bool)
                 ));
                 return;
             }
+            if let Some(c) = b
+                .columns
+                .iter()
+                .find(|c| c.default.as_deref().is_some_and(|d| d.contains("nextval(")))
+            {
+                p.problems.push(format!(
+                    "table {q} was dropped with the sequence behind {}.{} ({}), whose value the snapshot does not hold; write down SQL",
+                    q,
+                    ident(&c.name),
+                    c.default.as_deref().unwrap_or_default()
+                ));
+                return;
+            }
             let cols: Vec<String> = b.columns.iter().map(|c| column_def(c, true)).collect();
             p.create_tables
                 .push(format!("CREATE TABLE {q} ({})", cols.join(", ")));
