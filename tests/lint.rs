@@ -557,7 +557,7 @@ async fn a_format_1_history_upgrades_in_place() {
     // Back to what an older release wrote: no lint_accepted column, format 1.
     let c = db.client().await;
     c.batch_execute(
-        "ALTER TABLE pgkeel.migrations DROP COLUMN lint_accepted; UPDATE pgkeel.history_format SET format = 1;",
+        "ALTER TABLE pgkeel.migrations DROP COLUMN lint_accepted; DROP TABLE pgkeel.snapshots; UPDATE pgkeel.history_format SET format = 1;",
     )
     .await
     .unwrap();
@@ -590,7 +590,7 @@ async fn a_format_1_history_upgrades_in_place() {
     );
     let upgrades: i64 = c
         .query_one(
-            "SELECT count(*) FROM pgkeel.audit_log WHERE action = 'history_upgrade' AND details->>'to' = '2'",
+            "SELECT count(*) FROM pgkeel.audit_log WHERE action = 'history_upgrade' AND details->>'to' = '3'",
             &[],
         )
         .await
