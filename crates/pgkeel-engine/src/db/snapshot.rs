@@ -46,11 +46,19 @@ fn snapshot_sql(keys: &str) -> String {
     };
     format!(
         r#"WITH k AS (SELECT * FROM jsonb_to_recordset({keys}) AS k(kind text, schema text, name text)),
-rel AS (
+named AS (
   SELECT DISTINCT coalesce(i.indrelid, c.oid) AS oid
   FROM k JOIN pg_namespace n ON n.nspname = k.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = k.name
   LEFT JOIN pg_index i ON i.indexrelid = c.oid
   WHERE k.kind = 'rel' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'i', 'I')
+),
+-- The named relations and the views and materialized views that depend on them (one level).
+rel AS (
+  SELECT oid FROM named
+  UNION
+  SELECT w.ev_class FROM named JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = named.oid
+  JOIN pg_rewrite w ON d.classid = 'pg_rewrite'::regclass AND w.oid = d.objid
+  WHERE w.ev_class <> named.oid
 ),
 rels AS (
   SELECT jsonb_strip_nulls(jsonb_build_object(

@@ -354,7 +354,8 @@ fn view_sql(b: &Relation, replace: bool) -> String {
         .unwrap_or_default()
         .trim()
         .trim_end_matches(';');
-    let with = if b.options.is_empty() || replace {
+    // Also when replacing: CREATE OR REPLACE VIEW sets the options to those it is given.
+    let with = if b.options.is_empty() {
         String::new()
     } else {
         format!(
@@ -1112,6 +1113,14 @@ mod tests {
         assert_eq!(
             g.after_restore,
             ["ALTER VIEW \"app\".\"v\" SET (security_invoker = 'true')"]
+        );
+        // A replaced definition keeps the options (CREATE OR REPLACE VIEW would reset them).
+        let mut changed = v.clone();
+        changed.view = Some(" SELECT 2 AS id;".into());
+        let g = generate(&snap(vec![v.clone()]), &snap(vec![changed]), &no).unwrap();
+        assert_eq!(
+            g.after_restore,
+            ["CREATE OR REPLACE VIEW \"app\".\"v\" WITH (security_invoker = 'true') AS SELECT 1 AS id"]
         );
         let d = compare(&snap(vec![v]), &snap(vec![n]));
         assert_eq!(d[0].aspect, "options");
