@@ -225,6 +225,9 @@ verify_apply() {
 FLOOR=()
 UP=()
 PAIR=() # per-round ratio x 10000 (integers for median)
+SNAP_US=()
+SNAP_TEXT=()
+SNAP_DISK=()
 for ((round = 1; round <= ROUNDS; round++)); do
     fresh_db
     timed "$TMP/floor.log" "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$DB_URL" -f "$ALL_SQL"
@@ -241,10 +244,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
     recorded=$(query "$DB_URL" "select count(*) from pgkeel.migrations where status = 'applied'")
     [[ $recorded == "$APPLY_FILES" ]] ||
         die "pgkeel up: $recorded migrations recorded as applied, expected $APPLY_FILES (log: $(tail -n 5 "$TMP/up.log"))"
+    # Rollback snapshots (taken inside each migration's transaction, so already part of the
+    # pgkeel time above): how many, median time (µs, as recorded by the server) and size.
+    IFS='|' read -r snaps snap_us snap_text snap_disk < <(query "$DB_URL" "select count(*), coalesce(round(percentile_cont(0.5) within group (order by duration_ms) * 1000), 0)::bigint, coalesce(percentile_disc(0.5) within group (order by octet_length(snapshot::text)), 0), coalesce(percentile_disc(0.5) within group (order by pg_column_size(snapshot)), 0) from pgkeel.snapshots")
+    [[ $snaps == "$APPLY_FILES" ]] ||
+        die "pgkeel up: $snaps rollback snapshots recorded, expected $APPLY_FILES"
+    SNAP_US+=("$snap_us")
+    SNAP_TEXT+=("$snap_text")
+    SNAP_DISK+=("$snap_disk")
     drop_db "$DB"
     PAIR+=($((up_us * 10000 / (floor_us > 0 ? floor_us : 1))))
 
-    echo "  round $round/$ROUNDS: psql floor $(secs "$floor_us") s, pgkeel up $(secs "$up_us") s, ratio $(ratio "$up_us" "$floor_us")x"
+    echo "  round $round/$ROUNDS: psql floor $(secs "$floor_us") s, pgkeel up $(secs "$up_us") s, ratio $(ratio "$up_us" "$floor_us")x; snapshot median $(millis "$snap_us") ms, $snap_text bytes ($snap_disk stored)"
 done
 floor_med=$(median "${FLOOR[@]}")
 up_med=$(median "${UP[@]}")
@@ -325,6 +336,8 @@ echo
 echo "== pgkeel benchmark summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores) =="
 echo "apply $APPLY_FILES migrations: psql floor $(secs "$floor_med") s, pgkeel up $(secs "$up_med") s, ratio ${apply_ratio}x (target <= ${APPLY_TARGET_RATIO}x) $apply_mark  [median of $ROUNDS]"
 echo "  (median of the $ROUNDS per-round ratios: ${pair_ratio}x; floor rounds $(for u in "${FLOOR[@]}"; do printf '%s ' "$(secs "$u")"; done)s, pgkeel rounds $(for u in "${UP[@]}"; do printf '%s ' "$(secs "$u")"; done)s)"
+snap_us_med=$(median "${SNAP_US[@]}")
+echo "rollback snapshot per migration: median $(millis "$snap_us_med") ms, $(median "${SNAP_TEXT[@]}") bytes as JSON text ($(median "${SNAP_DISK[@]}") bytes stored), = $(awk -v s="$snap_us_med" -v f="$floor_med" -v n="$APPLY_FILES" 'BEGIN { if (f > 0) printf "%.1f", 100 * s * n / f; else print "?" }')% of the floor's time per migration  [median of the per-round medians]"
 echo "status over $STATUS_FILES applied files: pgkeel status $(millis "$st_med") ms (median of $STATUS_RUNS), psql one query $(millis "$pq_med") ms, ratio $(ratio "$st_med" "$pq_med")x (target <= $STATUS_TARGET_MS ms) $st_mark"
 echo "status --json over $STATUS_FILES applied files: $(millis "$sj_med") ms (median of $STATUS_RUNS), ratio $(ratio "$sj_med" "$pq_med")x to psql (target <= $STATUS_TARGET_MS ms) $sj_mark"
 echo "(pgkeel up of $STATUS_FILES tiny migrations: $(secs "$status_up_us") s; whole benchmark: $(secs "$total_us") s)"

@@ -219,7 +219,18 @@ fn print_plan(plan: &PlanReport) {
                 d.path,
                 abbreviate(&d.statements, 100)
             ),
-            None => outln!("      down: none (the backups below restore the data)"),
+            None => match &t.generated {
+                Some(g) => {
+                    outln!(
+                        "      down (generated from the snapshot taken when it was applied, {} statement(s); review it):",
+                        g.before_restore.len() + g.after_restore.len()
+                    );
+                    for line in g.text.lines() {
+                        outln!("        {line}");
+                    }
+                }
+                None => outln!("      down: none (the backups below restore the data)"),
+            },
         }
         for b in &t.backups {
             let expiry = if b.expires_at < now {

@@ -557,7 +557,7 @@ async fn a_format_1_history_upgrades_in_place() {
     // Back to what an older release wrote: no lint_accepted column, format 1.
     let c = db.client().await;
     c.batch_execute(
-        "ALTER TABLE pgkeel.migrations DROP COLUMN lint_accepted; UPDATE pgkeel.history_format SET format = 1;",
+        "ALTER TABLE pgkeel.migrations DROP COLUMN lint_accepted; DROP TABLE pgkeel.snapshots; UPDATE pgkeel.history_format SET format = 1;",
     )
     .await
     .unwrap();
@@ -581,7 +581,7 @@ async fn a_format_1_history_upgrades_in_place() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(format, 2);
+    assert_eq!(format, 3);
     assert_eq!(applied(&db).await, ["001", "002", "003"]);
     assert_eq!(lint_accepted(&db, "002").await, serde_json::json!([]));
     assert_eq!(
@@ -590,7 +590,7 @@ async fn a_format_1_history_upgrades_in_place() {
     );
     let upgrades: i64 = c
         .query_one(
-            "SELECT count(*) FROM pgkeel.audit_log WHERE action = 'history_upgrade' AND details->>'to' = '2'",
+            "SELECT count(*) FROM pgkeel.audit_log WHERE action = 'history_upgrade' AND details->>'to' = '3'",
             &[],
         )
         .await

@@ -54,8 +54,8 @@ async fn status_of(c: &Client, version: &str) -> String {
 const BASE: &str = "CREATE TABLE people (
     id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name  text NOT NULL,
-    email text,
-    shout text GENERATED ALWAYS AS (upper(name)) STORED
+    shout text GENERATED ALWAYS AS (upper(name)) STORED,
+    email text
 );
 INSERT INTO people (name, email) VALUES ('ann', 'a@x'), ('bob', NULL), ('cy', 'c@x');
 ";
@@ -161,11 +161,20 @@ async fn without_a_terminal_the_token_is_required_and_nothing_changes() {
 async fn refusals_name_the_problem_and_exit_4() {
     let ctx = new_ctx().await;
     ctx.write("migrations/001_people.sql", BASE);
-    ctx.write("migrations/002_more.sql", "CREATE TABLE more (id int);\n");
+    ctx.write(
+        "migrations/002_more.sql",
+        "CREATE TABLE more (id int);\nDO $$ BEGIN PERFORM 1; END $$;\n",
+    );
     ctx.run(&["up"]).expect(0);
     let r = ctx.run(&["rollback", "--last", "1", "--plan"]).expect(4);
     assert!(
-        r.stderr.contains("002_more has no down SQL (add a `-- pgkeel:down` section or 002_more.down.sql) and no backup"),
+        r.stderr.contains(
+            "002_more has no down SQL and pgkeel cannot generate it (migrations/002_more.sql):"
+        ) && r
+            .stderr
+            .contains("line 2: `DO` — a DO block: pgkeel cannot see what it changes")
+            && r.stderr
+                .contains("write a `-- pgkeel:down` section (or 002_more.down.sql)"),
         "{r}"
     );
     let j = ctx

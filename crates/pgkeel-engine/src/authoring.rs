@@ -654,13 +654,28 @@ impl Migrator {
             .iter()
             .map(|b| format!("{} ({} rows, backup {})", b.source(), b.row_count, b.id))
             .collect();
-        let mut how = match &t.down {
-            Some(d) => format!(
+        let generated: Option<Vec<String>> = t
+            .generated
+            .as_ref()
+            .map(|g| {
+                g.before_restore
+                    .iter()
+                    .chain(&g.after_restore)
+                    .cloned()
+                    .collect::<Vec<String>>()
+            })
+            .filter(|g| !g.is_empty());
+        let mut how = match (&t.down, &generated) {
+            (Some(d), _) => format!(
                 "the rollback tool ({{\"last\": 1}}) runs its down SQL ({} statement(s) from {})",
                 d.statements.len(),
                 d.path
             ),
-            None => "the rollback tool ({\"last\": 1}) has no down SQL to run (its schema changes stay; pass `down` to undo them)".into(),
+            (None, Some(g)) => format!(
+                "the rollback tool ({{\"last\": 1}}) runs the down SQL pgkeel generated from the snapshot taken at apply time ({} statement(s), shown in down_sql; the rollback plan shows it again for review)",
+                g.len()
+            ),
+            (None, None) => "the rollback tool ({\"last\": 1}) has no down SQL to run (its schema changes stay; pass `down` to undo them)".into(),
         };
         if !restores.is_empty() {
             how.push_str(&format!(
@@ -676,7 +691,7 @@ impl Migrator {
         RollbackOutlook {
             possible: true,
             how,
-            down_sql: t.down.as_ref().map(|d| d.statements.clone()),
+            down_sql: t.down.as_ref().map(|d| d.statements.clone()).or(generated),
             restores,
         }
     }

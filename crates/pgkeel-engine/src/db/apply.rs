@@ -63,6 +63,8 @@ pub struct Executor<'a> {
     backup: Option<(Catalog, Duration)>,
     /// SQL a dry run runs first inside its transaction (see [`Executor::with_dry_run_prelude`]).
     dry_run_prelude: Option<String>,
+    /// Whether this session has the snapshot's prepared statements ([`super::snapshot::prepare_sql`]).
+    snapshot_prepared: std::sync::atomic::AtomicBool,
 }
 
 use super::{first_error, QueryResult};
@@ -86,6 +88,7 @@ impl<'a> Executor<'a> {
             session_setup,
             backup: None,
             dry_run_prelude: None,
+            snapshot_prepared: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -168,6 +171,22 @@ impl<'a> Executor<'a> {
         // transaction of their own just before it (they then outlive a failed migration).
         let mut backup = self.backup_sql(job);
         let mut backups = Vec::new();
+        // The rollback snapshot goes right after the backups, in the first segment's
+        // transaction (a migration starting with a non-transactional statement gets none: a
+        // generated down refuses it anyway).
+        let mut snapshot = (job.resume_from == 0
+            && p.segments.first().is_some_and(|s| s.transactional))
+        .then(|| {
+            super::snapshot::take_sql(
+                job.history_version,
+                &crate::snapshot::objects::analyse(&p.statements).keys,
+            )
+        });
+        // A statement that drops prepared statements makes the next migration prepare again.
+        let deallocates = p.statements.iter().any(|s| {
+            let k = s.kind.to_ascii_uppercase();
+            k.starts_with("DEALLOCATE") || k.starts_with("DISCARD")
+        });
 
         for seg_no in job.resume_from..total {
             let seg = &p.segments[seg_no];
@@ -179,9 +198,22 @@ impl<'a> Executor<'a> {
             };
             if seg.transactional {
                 let mut queries = prefix.take().unwrap_or_default();
+                // Before BEGIN (prepared statements outlive a rolled-back transaction).
+                let prepare_at = (snapshot.is_some()
+                    && !self
+                        .snapshot_prepared
+                        .load(std::sync::atomic::Ordering::Relaxed))
+                .then(|| {
+                    queries.push(super::snapshot::prepare_sql(&self.history.schema));
+                    queries.len() - 1
+                });
                 let marker_len = queries.len();
                 queries.push("BEGIN".to_string());
                 let backup_at = backup.take().map(|sql| {
+                    queries.push(sql);
+                    queries.len() - 1
+                });
+                let snapshot_at = snapshot.take().map(|sql| {
                     queries.push(sql);
                     queries.len() - 1
                 });
@@ -195,8 +227,19 @@ impl<'a> Executor<'a> {
                 queries.push(progress);
                 queries.push("COMMIT".to_string());
                 let mut results = self.pipeline(&queries).await;
+                if let Some(i) = prepare_at {
+                    self.snapshot_prepared.store(
+                        results.get(i).is_some_and(|r| r.is_ok()),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                }
+                if deallocates {
+                    self.snapshot_prepared
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                }
                 // The `running` marker is advisory (the history row is upserted inside the
-                // segment's own transaction), so its failure does not fail the migration.
+                // segment's own transaction), so its failure does not fail the migration (nor
+                // does preparing the snapshot: taking it then fails, with its own message).
                 for r in results.drain(..marker_len) {
                     if let Err(e) = r {
                         tracing::warn!(
@@ -213,6 +256,8 @@ impl<'a> Executor<'a> {
                         ""
                     } else if Some(i) == backup_at {
                         "while taking the automatic backups; set [backup] enabled = false to skip them"
+                    } else if Some(i) == snapshot_at {
+                        "while recording the rollback snapshot (the catalog definitions of what the migration touches)"
                     } else {
                         "while committing"
                     };

@@ -11,7 +11,9 @@
 //!
 //! Formats: 1 created both tables; 2 added `migrations.lint_accepted` (jsonb, `[{rule, reason,
 //! source}]`: the lint findings accepted when the migration was applied, see
-//! [`crate::lint::accept`]). The audit row of an apply records the same list.
+//! [`crate::lint::accept`]). The audit row of an apply records the same list. 3 added
+//! `snapshots` (one row per version: the catalog definitions of what the migration touches,
+//! written in its transaction before its statements; see [`crate::db::snapshot`]).
 
 use tokio_postgres::Client;
 
@@ -20,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::history::{HistoryRow, Status};
 
 /// The history format this release writes.
-pub const FORMAT: i32 = 2;
+pub const FORMAT: i32 = 3;
 
 /// Upgrade steps: `STEPS[n]` takes the history from format `n` to `n + 1`. `{s}` is the quoted
 /// schema name.
@@ -76,6 +78,16 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON {s}.audit_log
     r#"
 ALTER TABLE {s}.migrations ADD COLUMN lint_accepted jsonb NOT NULL DEFAULT '[]'::jsonb;
 COMMENT ON COLUMN {s}.migrations.lint_accepted IS 'lint findings accepted when it was applied: [{rule, reason, source}]';
+"#,
+    r#"
+CREATE TABLE {s}.snapshots (
+    version  text        PRIMARY KEY,
+    taken_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    snapshot    jsonb       NOT NULL,
+    duration_ms real
+);
+COMMENT ON COLUMN {s}.snapshots.duration_ms IS 'how long taking the snapshot took, inside the migration''s transaction';
+COMMENT ON TABLE {s}.snapshots IS 'pgkeel rollback snapshots: the catalog definitions of what each migration touches, taken in its transaction before its statements';
 "#,
 ];
 

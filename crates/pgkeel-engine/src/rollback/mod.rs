@@ -85,14 +85,22 @@ impl Migrator {
         let schema = self.backup_schema();
         let backups = sql::backups_for(&*conn, &schema, &versions, false).await?;
         let identity = sql::identity(&*conn).await?;
+        let snapshots = crate::db::snapshot::for_plan(
+            &conn,
+            &self.config.history_schema,
+            &plan::selected_versions(&rows, selector),
+            false,
+        )
+        .await?;
         let now = Utc::now();
-        let plan = plan::build(
+        let plan = plan::build_with(
             selector,
             &discovered.migrations,
             &rows,
             &backups,
             &identity,
             now,
+            &snapshots,
         )
         .map_err(|r| Error::Refused(r.to_string()))?;
         let expiry = now.timestamp() + ttl.as_secs().max(1) as i64;
@@ -173,14 +181,22 @@ impl Migrator {
         let versions: Vec<String> = rows.iter().map(|r| r.version.clone()).collect();
         let backups = sql::backups_for(&tx, &schema, &versions, true).await?;
         let identity = sql::identity(&tx).await?;
+        let snapshots = crate::db::snapshot::for_plan(
+            tx.client(),
+            &self.config.history_schema,
+            &plan::selected_versions(&rows, &opts.selector),
+            true,
+        )
+        .await?;
         let now = Utc::now();
-        let plan = plan::build(
+        let plan = plan::build_with(
             &opts.selector,
             &discovered.migrations,
             &rows,
             &backups,
             &identity,
             now,
+            &snapshots,
         )
         .map_err(|r| Error::Refused(r.to_string()))?;
         let digest = hex::decode(&plan.digest).unwrap_or_default();
@@ -198,8 +214,24 @@ impl Migrator {
         }
         let mut restored = Vec::new();
         for target in &plan.targets {
+            // Written down SQL, or the generated down's first part; then the restore; then the
+            // generated down's second part; then the verification against the snapshot.
             sql::run_down(&tx, target).await?;
-            restored.extend(sql::restore(&tx, &schema, target).await?);
+            if let Some(g) = &target.generated {
+                crate::db::snapshot::run_generated(&tx, target, &g.before_restore, 0).await?;
+            }
+            let mine = sql::restore(&tx, &schema, target).await?;
+            if let Some(g) = &target.generated {
+                crate::db::snapshot::run_generated(
+                    &tx,
+                    target,
+                    &g.after_restore,
+                    g.before_restore.len(),
+                )
+                .await?;
+            }
+            crate::db::snapshot::verify(&tx, target, &mine).await?;
+            restored.extend(mine);
         }
         let rolled_back: Vec<String> = plan.targets.iter().map(|t| t.version.clone()).collect();
         let ids: Vec<i64> = plan.backups().map(|b| b.id).collect();

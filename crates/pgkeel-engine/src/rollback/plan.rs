@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::history::HistoryRow;
 use crate::migration::{DownSource, Migration};
+use crate::snapshot::{self, inverse::Generated, Snapshot};
 use crate::statements;
 use crate::version::Version;
 
@@ -113,7 +114,42 @@ pub struct Target {
     pub checksum: String,
     pub applied_at: Option<DateTime<Utc>>,
     pub down: Option<DownPlan>,
+    /// Down SQL generated from the migration's snapshot, when it has no written down SQL
+    /// (written down SQL always wins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated: Option<GeneratedDown>,
     pub backups: Vec<Backup>,
+    /// The catalog definitions recorded before the migration ran: the rollback's verification
+    /// compares the touched objects with them. `None` for migrations applied before snapshots.
+    #[serde(skip)]
+    pub snapshot: Option<Snapshot>,
+}
+
+/// Generated down SQL, for review: the statements before and after the backups are restored,
+/// and the whole text the confirmation token binds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GeneratedDown {
+    pub before_restore: Vec<String>,
+    pub after_restore: Vec<String>,
+    pub text: String,
+}
+
+impl From<Generated> for GeneratedDown {
+    fn from(g: Generated) -> GeneratedDown {
+        GeneratedDown {
+            text: g.text(),
+            before_restore: g.before_restore,
+            after_restore: g.after_restore,
+        }
+    }
+}
+
+/// What the plan knows of snapshots: each target's stored snapshot (by version) and the
+/// current state of every key they name (read in the same transaction as the plan).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshots {
+    pub stored: Vec<(String, Snapshot)>,
+    pub current: Snapshot,
 }
 
 /// The database a plan is for.
@@ -268,9 +304,42 @@ pub fn build(
     identity: &DatabaseIdentity,
     now: DateTime<Utc>,
 ) -> Result<RollbackPlan, Refusal> {
+    build_with(
+        selector,
+        files,
+        history,
+        backups,
+        identity,
+        now,
+        &Snapshots::default(),
+    )
+}
+
+/// The versions a selector picks, newest first (to read their snapshots before planning).
+pub fn selected_versions(history: &[HistoryRow], selector: &Selector) -> Vec<String> {
+    select(history, selector)
+        .map(|rows| rows.iter().map(|r| r.version.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// [`build`] with the snapshots: a target without down SQL gets generated down SQL from its
+/// snapshot, or is refused naming each statement that cannot be undone.
+pub fn build_with(
+    selector: &Selector,
+    files: &[Migration],
+    history: &[HistoryRow],
+    backups: &[Backup],
+    identity: &DatabaseIdentity,
+    now: DateTime<Utc>,
+    snapshots: &Snapshots,
+) -> Result<RollbackPlan, Refusal> {
     let rows = select(history, selector)?;
     let mut problems = Vec::new();
     let mut targets = Vec::new();
+    // The state of the snapshotted objects as the rollback goes, newest target first; `None`
+    // once a newer target has no snapshot (what its down leaves is then unknown).
+    let mut state = Some(snapshots.current.clone());
+    let mut unknown_after: Option<String> = None;
     for row in rows {
         let v = Version::parse(&row.version);
         let Some(m) = files.iter().find(|m| Some(&m.version) == v.as_ref()) else {
@@ -304,13 +373,43 @@ pub fn build(
             .collect();
         mine.sort_by_key(|b| b.id);
         let label = format!("{}_{}", m.version, m.name);
-        if down.is_none() && mine.is_empty() {
+        let before = snapshots
+            .stored
+            .iter()
+            .find(|(v, _)| *v == row.version)
+            .map(|(_, s)| s.clone());
+        let mut generated = None;
+        if down.is_none() {
+            if let Some(before) = &before {
+                match generate(
+                    m,
+                    &label,
+                    before,
+                    state.as_ref(),
+                    unknown_after.as_deref(),
+                    &mine,
+                ) {
+                    Ok(g) => generated = Some(GeneratedDown::from(g)),
+                    Err(e) => {
+                        problems.push(e);
+                        continue;
+                    }
+                }
+            }
+        }
+        match (&before, state.take()) {
+            (Some(b), Some(st)) => state = Some(st.undo(b)),
+            _ => {
+                unknown_after.get_or_insert_with(|| row.version.clone());
+            }
+        }
+        if down.is_none() && generated.is_none() && mine.is_empty() {
             problems.push(format!(
-                "{label} has no down SQL (add a `-- pgkeel:down` section or {label}.down.sql) and no backup"
+                "{label} has no down SQL (add a `-- pgkeel:down` section or {label}.down.sql) and no backup; it was applied before pgkeel recorded rollback snapshots, so no down SQL can be generated"
             ));
             continue;
         }
-        if down.is_none() {
+        if down.is_none() && generated.is_none() {
             if let Some(b) = mine.iter().find(|b| b.is_drop_table()) {
                 problems.push(format!(
                     "{label} dropped table {} and has no down SQL to create it again, so its backup (pgkeel_backup id {}) has no table to restore into; add a `-- pgkeel:down` section or {label}.down.sql that recreates it",
@@ -327,7 +426,9 @@ pub fn build(
             checksum: m.checksum.clone(),
             applied_at: row.finished_at,
             down,
+            generated,
             backups: mine,
+            snapshot: before,
         });
     }
     if !problems.is_empty() {
@@ -348,6 +449,96 @@ pub fn build(
     })
 }
 
+/// The generated down SQL of `m` from its snapshot `before` and the state the rollback has
+/// reached (`state`), or why there can be none.
+fn generate(
+    m: &Migration,
+    label: &str,
+    before: &Snapshot,
+    state: Option<&Snapshot>,
+    unknown_after: Option<&str>,
+    backups: &[Backup],
+) -> Result<Generated, String> {
+    let write = format!("write a `-- pgkeel:down` section (or {label}.down.sql)");
+    let split = statements::split(&m.content, m.up_range.clone());
+    let mut why: Vec<String> = Vec::new();
+    if let Some(i) = split.parse_issues.first() {
+        why.push(format!(
+            "line {}: the SQL parser cannot read it ({}), so what it changes is unknown",
+            i.line, i.message
+        ));
+    }
+    let analysis = snapshot::objects::analyse(&split.statements);
+    why.extend(analysis.refusals.iter().cloned());
+    let backed_up = |schema: Option<&str>, name: &str| {
+        backups
+            .iter()
+            .any(|b| b.source_table == name && schema.is_none_or(|s| s == b.source_schema))
+    };
+    let named = |k: &snapshot::Key| {
+        let ok = |s: &str| k.schema.as_deref().is_none_or(|x| x == s);
+        match k.kind.as_str() {
+            "type" => before
+                .types
+                .iter()
+                .any(|t| t.name == k.name && ok(&t.schema)),
+            _ => before
+                .relations
+                .iter()
+                .any(|r| r.name == k.name && ok(&r.schema)),
+        }
+    };
+    for c in &analysis.conditions {
+        match c.needs {
+            // Rows inserted into a table that the same migration backed up (it also updated
+            // or deleted there) are undone by the restore, which brings the table back to the
+            // backup's rows.
+            snapshot::objects::Needs::CreatedHere
+                if named(&c.key)
+                    && !(c.key.kind != "type"
+                        && backed_up(c.key.schema.as_deref(), &c.key.name)) =>
+            {
+                why.push(format!(
+                "line {}: {} — the object existed before the migration, so this cannot be undone from the snapshot",
+                c.line, c.what
+            ))
+            }
+            snapshot::objects::Needs::Backup if !backed_up(c.key.schema.as_deref(), &c.key.name) => {
+                why.push(format!(
+                    "line {}: {} — data changed without a backup (automatic backups were off or did not cover it)",
+                    c.line, c.what
+                ))
+            }
+            _ => {}
+        }
+    }
+    let state = match (state, unknown_after) {
+        (Some(s), None) => s,
+        (_, v) => {
+            why.push(format!(
+                "migration {} in the same rollback was applied before pgkeel recorded snapshots, so the state its down SQL leaves cannot be known; roll it back on its own first",
+                v.unwrap_or("?")
+            ));
+            return Err(refusal(&m.path, label, &why, &write));
+        }
+    };
+    if !why.is_empty() {
+        return Err(refusal(&m.path, label, &why, &write));
+    }
+    let now = state.scoped(&before.keys, before);
+    snapshot::inverse::generate(before, &now, &|s, n| backed_up(Some(s), n))
+        .map_err(|e| refusal(&m.path, label, &e, &write))
+}
+
+fn refusal(path: &str, label: &str, why: &[String], write: &str) -> String {
+    let mut s = format!("{label} has no down SQL and pgkeel cannot generate it ({path}):");
+    for w in why {
+        s.push_str(&format!("\n      {w}"));
+    }
+    s.push_str(&format!("\n      {write}"));
+    s
+}
+
 /// SHA-256 over the canonical serialisation of the plan: compact JSON with a fixed field order
 /// (struct order; no maps) of the database identity, each target's version, up checksum, down
 /// checksum and applied_at (RFC 3339, microseconds), and each backup's id, checksum and row count.
@@ -366,6 +557,9 @@ pub fn digest(identity: &DatabaseIdentity, targets: &[Target]) -> [u8; 32] {
         checksum: &'a str,
         down_checksum: Option<&'a str>,
         applied_at: Option<String>,
+        /// The generated down SQL, word for word (absent for written down SQL).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        generated_down: Option<&'a str>,
     }
     #[derive(Serialize)]
     struct CanonBackup<'a> {
@@ -386,6 +580,7 @@ pub fn digest(identity: &DatabaseIdentity, targets: &[Target]) -> [u8; 32] {
                 applied_at: t
                     .applied_at
                     .map(|a| a.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                generated_down: t.generated.as_ref().map(|g| g.text.as_str()),
             })
             .collect(),
         backups: targets
@@ -526,7 +721,7 @@ mod tests {
         let e = build(&Selector::Last(1), &f, &h, &[], &ident(), now()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "refusing to roll back: 003_c has no down SQL (add a `-- pgkeel:down` section or 003_c.down.sql) and no backup"
+            "refusing to roll back: 003_c has no down SQL (add a `-- pgkeel:down` section or 003_c.down.sql) and no backup; it was applied before pgkeel recorded rollback snapshots, so no down SQL can be generated"
         );
         // A restored (used) backup does not count.
         let mut used = backup(1, "003", "DELETE", 2_000);

@@ -44,6 +44,9 @@ pub struct TargetSummary {
     pub name: String,
     /// Statements of its down SQL (0: the backups alone restore it).
     pub down_statements: usize,
+    /// When the migration has no down SQL: the down SQL pgkeel generated from the snapshot
+    /// taken when it was applied, in full (the token binds this exact text).
+    pub generated_down: Option<String>,
     /// `schema.table (N rows, backup ID, expires AT)` per backup restored.
     pub restores: Vec<String>,
 }
@@ -100,15 +103,25 @@ fn summary(p: &PlanReport) -> (String, Vec<TargetSummary>) {
                 )
             })
             .collect();
-        let n = t.down.as_ref().map_or(0, |d| d.statements.len());
+        let generated = t.generated.as_ref().map(|g| g.text.clone());
+        let n = t.down.as_ref().map_or_else(
+            || {
+                t.generated
+                    .as_ref()
+                    .map_or(0, |g| g.before_restore.len() + g.after_restore.len())
+            },
+            |d| d.statements.len(),
+        );
         text.push_str(&format!(
             "\n- {} {}: {}{}",
             t.version,
             t.name,
-            if n == 0 {
-                "no down SQL".to_string()
-            } else {
-                format!("down SQL, {n} statement(s)")
+            match (&generated, n) {
+                (Some(g), _) => format!(
+                    "generated down SQL (from the snapshot taken when it was applied), {n} statement(s):\n{g}"
+                ),
+                (None, 0) => "no down SQL".to_string(),
+                (None, _) => format!("down SQL, {n} statement(s)"),
             },
             if restores.is_empty() {
                 String::new()
@@ -120,6 +133,7 @@ fn summary(p: &PlanReport) -> (String, Vec<TargetSummary>) {
             version: t.version.clone(),
             name: t.name.clone(),
             down_statements: n,
+            generated_down: generated,
             restores,
         });
     }

@@ -1,0 +1,558 @@
+//! What a migration's statements name, for its snapshot, and what a generated down cannot undo.
+//! Pure, over squawk's syntax tree (names folded as PostgreSQL folds them).
+
+use squawk_syntax::ast::{self, AstNode};
+use squawk_syntax::{SourceFile, SyntaxNode};
+
+use super::Key;
+use crate::statements::Statement;
+use crate::touch::{self, Effect};
+
+/// What a statement needs for its effect to be undone from the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Needs {
+    /// The object did not exist before the migration (it created it): e.g. rows inserted into a
+    /// table, or a value added to an enum, are then gone with it.
+    CreatedHere,
+    /// A backup of the table's rows (UPDATE, DELETE, … restore from it).
+    Backup,
+}
+
+/// A condition on the snapshot or the backups, checked at plan time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub line: usize,
+    /// e.g. `INSERT into orders`.
+    pub what: String,
+    pub key: Key,
+    pub needs: Needs,
+}
+
+/// The analysis of a migration's up statements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Analysis {
+    /// What to snapshot, in first-named order, without repeats.
+    pub keys: Vec<Key>,
+    pub conditions: Vec<Condition>,
+    /// Statements no snapshot can undo: `line N: … — why`.
+    pub refusals: Vec<String>,
+}
+
+impl Analysis {
+    fn key(&mut self, kind: &str, name: Option<(Option<String>, String)>) {
+        if let Some((schema, name)) = name {
+            let k = Key::new(kind, schema, name);
+            if !self.keys.contains(&k) {
+                self.keys.push(k);
+            }
+        }
+    }
+}
+
+/// The segments of every name in `node` that is not part of a longer name (`a.b` → `[a, b]`).
+fn names(node: &SyntaxNode) -> Vec<Vec<String>> {
+    let is_path =
+        |n: &SyntaxNode| ast::Path::can_cast(n.kind()) || ast::PathRef::can_cast(n.kind());
+    node.descendants()
+        .filter(|n| is_path(n) && !n.parent().is_some_and(|p| is_path(&p)))
+        .map(|n| {
+            let mut segs = Vec::new();
+            let mut cur = Some(n);
+            while let Some(c) = cur {
+                let (seg, q) = if let Some(p) = ast::Path::cast(c.clone()) {
+                    (
+                        p.segment().map(|s| ast::normalize_name_node(s.syntax())),
+                        p.qualifier().map(|q| q.syntax().clone()),
+                    )
+                } else if let Some(p) = ast::PathRef::cast(c.clone()) {
+                    (
+                        p.segment().map(|s| ast::normalize_name_node(s.syntax())),
+                        p.qualifier().map(|q| q.syntax().clone()),
+                    )
+                } else {
+                    (None, None)
+                };
+                if let Some(s) = seg {
+                    segs.push(s);
+                }
+                cur = q;
+            }
+            segs.reverse();
+            segs
+        })
+        .filter(|s| !s.is_empty() && s.iter().all(|x| !x.is_empty()))
+        .collect()
+}
+
+/// `[schema, name]` or `[name]` (a longer name keeps its last two parts).
+fn object(segs: &[String]) -> Option<(Option<String>, String)> {
+    let name = segs.last()?.clone();
+    let schema = (segs.len() >= 2).then(|| segs[segs.len() - 2].clone());
+    Some((schema, name))
+}
+
+fn first(node: Option<&SyntaxNode>) -> Option<(Option<String>, String)> {
+    names(node?).first().and_then(|s| object(s))
+}
+
+fn has_keyword(node: &SyntaxNode, kw: squawk_syntax::SyntaxKind) -> bool {
+    node.descendants_with_tokens().any(|e| e.kind() == kw)
+}
+
+fn has_call(node: &SyntaxNode) -> bool {
+    node.descendants()
+        .any(|n| ast::CallExpr::can_cast(n.kind()))
+}
+
+/// Analyse `statements` (the up part of one migration). `label` names it in refusals.
+pub fn analyse(statements: &[Statement]) -> Analysis {
+    let mut a = Analysis::default();
+    for s in statements {
+        let refuse = |a: &mut Analysis, why: &str| {
+            a.refusals
+                .push(format!("line {}: `{}` — {why}", s.line, s.kind))
+        };
+        if let Some(why) = s.non_transactional {
+            refuse(
+                &mut a,
+                &format!("cannot run in a transaction ({why}), so no snapshot covers it (a non-transactional segment)"),
+            );
+            continue;
+        }
+        let parse = SourceFile::parse(&s.sql);
+        if !parse.errors().is_empty() {
+            refuse(
+                &mut a,
+                "the SQL parser cannot read it, so what it changes is unknown",
+            );
+            continue;
+        }
+        for stmt in parse.tree().stmts() {
+            statement(&mut a, s, &stmt);
+        }
+    }
+    a
+}
+
+fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
+    use ast::Stmt as S;
+    use squawk_syntax::SyntaxKind as K;
+    let unseen = "pgkeel cannot see what it changes";
+    let mut refuse = |a: &mut Analysis, why: &str| {
+        a.refusals
+            .push(format!("line {}: `{}` — {why}", s.line, s.kind))
+    };
+    let node = stmt.syntax();
+    let cascade = |n: &SyntaxNode| has_keyword(n, K::CASCADE_KW);
+    let words = node.text().to_string().to_ascii_lowercase();
+    let words: Vec<&str> = words.split_whitespace().collect();
+    if words.first() == Some(&"alter") && words.windows(2).any(|w| w == ["set", "schema"]) {
+        refuse(
+            a,
+            "SET SCHEMA moves the object out of what the snapshot names",
+        );
+        return;
+    }
+    match stmt {
+        S::CreateTable(_) | S::CreateTableAs(_) | S::SelectInto(_) => {
+            for t in touch::touched(&s.sql) {
+                match t.effect {
+                    Effect::Create => a.key("rel", Some((t.schema, t.name))),
+                    _ => dml(a, s, t),
+                }
+            }
+            if let S::CreateTable(c) = stmt {
+                a.key(
+                    "rel",
+                    c.table_name()
+                        .and_then(|n| n.path())
+                        .and_then(|p| touch::path_names(&p)),
+                );
+            }
+        }
+        S::CreateMaterializedView(c) => a.key(
+            "rel",
+            c.view()
+                .and_then(|v| v.path())
+                .and_then(|p| touch::path_names(&p)),
+        ),
+        S::CreateView(c) => a.key("rel", first(c.view().map(|v| v.syntax().clone()).as_ref())),
+        S::CreateSequence(c) => a.key(
+            "rel",
+            first(c.sequence().map(|v| v.syntax().clone()).as_ref()),
+        ),
+        S::CreateIndex(c) => {
+            if c.concurrently_token().is_some() {
+                refuse(a, "CONCURRENTLY cannot run in a transaction");
+                return;
+            }
+            let table = first(c.table_relation_name().map(|v| v.syntax().clone()).as_ref());
+            // An index lives in its table's schema.
+            let index = first(c.index().map(|v| v.syntax().clone()).as_ref())
+                .map(|(_, n)| (table.as_ref().and_then(|t| t.0.clone()), n));
+            a.key("rel", table);
+            a.key("rel", index);
+        }
+        S::CreateFunction(c) => a.key("func", first(c.name().map(|v| v.syntax().clone()).as_ref())),
+        S::CreateProcedure(_) | S::AlterFunction(_) | S::AlterProcedure(_) | S::AlterRoutine(_) => {
+            // The routine's name is the first name in the statement.
+            a.key("func", names(node).first().and_then(|s| object(s)));
+        }
+        S::CreatePolicy(c) => a.key(
+            "rel",
+            first(c.on_table().map(|v| v.syntax().clone()).as_ref()),
+        ),
+        S::AlterPolicy(c) => a.key(
+            "rel",
+            first(c.on_table().map(|v| v.syntax().clone()).as_ref()),
+        ),
+        S::DropPolicy(c) => a.key(
+            "rel",
+            first(c.on_table().map(|v| v.syntax().clone()).as_ref()),
+        ),
+        S::CreateTrigger(c) => a.key(
+            "rel",
+            first(c.on_relation().map(|v| v.syntax().clone()).as_ref()),
+        ),
+        S::DropTrigger(c) => {
+            if cascade(node) {
+                refuse(
+                    a,
+                    "CASCADE drops objects pgkeel does not see; drop them by name",
+                );
+                return;
+            }
+            a.key(
+                "rel",
+                first(c.on_relation().map(|v| v.syntax().clone()).as_ref()),
+            )
+        }
+        S::CreateType(c) => a.key(
+            "type",
+            first(c.type_name().map(|v| v.syntax().clone()).as_ref()),
+        ),
+        S::CreateDomain(_) => a.key("type", names(node).first().and_then(|s| object(s))),
+        S::AlterType(t) => {
+            let key = first(t.type_name_ref().map(|v| v.syntax().clone()).as_ref());
+            if let (Some(ast::AlterTypeAction::AddValue(_)), Some((schema, name))) =
+                (t.action(), key.clone())
+            {
+                a.conditions.push(Condition {
+                    line: s.line,
+                    what: format!("ALTER TYPE {name} ADD VALUE: PostgreSQL cannot remove a value from an enum"),
+                    key: Key::new("type", schema, name),
+                    needs: Needs::CreatedHere,
+                });
+            }
+            a.key("type", key);
+        }
+        S::AlterTable(_) => {
+            for t in touch::touched(&s.sql) {
+                let renamed = match &t.effect {
+                    Effect::RenameTable(to) => Some(to.clone()),
+                    _ => None,
+                };
+                a.key("rel", Some((t.schema.clone(), t.name.clone())));
+                if let Some(to) = renamed {
+                    a.key("rel", Some((t.schema.clone(), to)));
+                }
+            }
+            if cascade(node) {
+                refuse(
+                    a,
+                    "CASCADE drops objects pgkeel does not see; drop them by name",
+                );
+            }
+        }
+        S::AlterView(_) | S::AlterIndex(_) | S::AlterSequence(_) | S::AlterMaterializedView(_) => {
+            let key = names(node).first().and_then(|s| object(s));
+            if let Some((schema, _)) = &key {
+                // RENAME TO: the new name, in the same schema.
+                for segs in names(node).iter().skip(1) {
+                    if let Some((_, to)) = object(segs) {
+                        a.key("rel", Some((schema.clone(), to)));
+                    }
+                }
+            }
+            a.key("rel", key);
+        }
+        S::DropTable(_)
+        | S::DropView(_)
+        | S::DropMaterializedView(_)
+        | S::DropIndex(_)
+        | S::DropSequence(_) => {
+            if cascade(node) {
+                refuse(
+                    a,
+                    "CASCADE drops objects pgkeel does not see; drop them by name",
+                );
+                return;
+            }
+            for segs in names(node) {
+                a.key("rel", object(&segs));
+            }
+        }
+        S::DropFunction(_) | S::DropProcedure(_) | S::DropRoutine(_) => {
+            if cascade(node) {
+                refuse(
+                    a,
+                    "CASCADE drops objects pgkeel does not see; drop them by name",
+                );
+                return;
+            }
+            for sig in node.descendants().filter_map(ast::FunctionSig::cast) {
+                a.key(
+                    "func",
+                    first(sig.function_name_ref().map(|v| v.syntax().clone()).as_ref()),
+                );
+            }
+        }
+        S::DropType(_) | S::DropDomain(_) => {
+            if cascade(node) {
+                refuse(
+                    a,
+                    "CASCADE drops the columns that use it; drop them by name first",
+                );
+                return;
+            }
+            for segs in names(node) {
+                a.key("type", object(&segs));
+            }
+        }
+        S::Grant(_) | S::Revoke(_) => privileges(a, s, node, &mut refuse),
+        S::CommentOn(c) => {
+            let Some(obj) = c.comment_object() else {
+                refuse(a, unseen);
+                return;
+            };
+            let text = obj.syntax().text().to_string().to_ascii_lowercase();
+            let word = text
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let all = names(obj.syntax());
+            match word.as_str() {
+                "table" | "view" | "materialized" | "index" | "sequence" => {
+                    a.key("rel", all.first().and_then(|s| object(s)))
+                }
+                "column" => a.key(
+                    "rel",
+                    all.first()
+                        .and_then(|s| object(&s[..s.len().saturating_sub(1)])),
+                ),
+                "function" | "procedure" | "routine" => {
+                    a.key("func", all.first().and_then(|s| object(s)))
+                }
+                "type" | "domain" => a.key("type", all.first().and_then(|s| object(s))),
+                "policy" | "trigger" | "constraint" => {
+                    a.key("rel", all.last().and_then(|s| object(s)))
+                }
+                _ => refuse(a, "a comment on an object the snapshot does not record"),
+            }
+        }
+        S::Insert(_) | S::Update(_) | S::Delete(_) | S::Merge(_) | S::Truncate(_) => {
+            for t in touch::touched(&s.sql) {
+                dml(a, s, t);
+            }
+            // Functions called inside DML compute the rows it writes (which the backup or the
+            // table's creation covers); a function that changes other objects as a side effect
+            // is not seen (see docs/ARCHITECTURE.md).
+        }
+        S::Select(_) | S::CompoundSelect(_) | S::ParenSelect(_) | S::Values(_) | S::Table(_) => {
+            if has_call(node) {
+                refuse(a, "it calls a function, whose effects pgkeel cannot see");
+            }
+            for t in touch::touched(&s.sql) {
+                dml(a, s, t);
+            }
+        }
+        S::Set(_) | S::Reset(_) => {
+            if node
+                .text()
+                .to_string()
+                .to_ascii_lowercase()
+                .contains("search_path")
+            {
+                refuse(
+                    a,
+                    "it changes how later names resolve, so the snapshot may name other objects",
+                );
+            }
+        }
+        S::Lock(_)
+        | S::Analyze(_)
+        | S::EmptyStmt(_)
+        | S::Explain(_)
+        | S::Show(_)
+        | S::SetConstraints(_) => {}
+        S::Do(_) => refuse(a, &format!("a DO block: {unseen}")),
+        S::Call(_) => refuse(a, &format!("a procedure call: {unseen}")),
+        S::Execute(_) | S::Prepare(_) => refuse(a, &format!("dynamic SQL: {unseen}")),
+        S::Notify(_) | S::Listen(_) | S::Copy(_) => refuse(
+            a,
+            "a side effect outside the catalog that no snapshot can undo",
+        ),
+        _ => refuse(a, &format!("{unseen} or how to undo it")),
+    }
+}
+
+fn dml(a: &mut Analysis, s: &Statement, t: touch::Touch) {
+    let what = format!("{} {}", t.effect.label(), t.qualified());
+    let needs = match t.effect {
+        Effect::Insert => Needs::CreatedHere,
+        Effect::Create => {
+            a.key("rel", Some((t.schema, t.name)));
+            return;
+        }
+        _ => Needs::Backup,
+    };
+    let key = Key::new("rel", t.schema, t.name);
+    a.key("rel", Some((key.schema.clone(), key.name.clone())));
+    a.conditions.push(Condition {
+        line: s.line,
+        what,
+        key,
+        needs,
+    });
+}
+
+fn privileges(
+    a: &mut Analysis,
+    _s: &Statement,
+    node: &SyntaxNode,
+    refuse: &mut dyn FnMut(&mut Analysis, &str),
+) {
+    let Some(clause) = node
+        .descendants()
+        .find(|n| ast::OnPrivilegeObjectsClause::can_cast(n.kind()))
+    else {
+        refuse(a, "role membership is outside what a snapshot records");
+        return;
+    };
+    let text = clause.text().to_string().to_ascii_lowercase();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let kind = match words.get(1).copied().unwrap_or_default() {
+        "all" => {
+            refuse(a, "ALL … IN SCHEMA names objects pgkeel does not see");
+            return;
+        }
+        "function" | "procedure" | "routine" => "func",
+        "sequence" | "table" => "rel",
+        w if w.starts_with("schema")
+            || w.starts_with("database")
+            || w.starts_with("type")
+            || w.starts_with("domain")
+            || w.starts_with("language")
+            || w.starts_with("large")
+            || w.starts_with("foreign")
+            || w.starts_with("tablespace") =>
+        {
+            refuse(a, "privileges on an object the snapshot does not record");
+            return;
+        }
+        _ => "rel",
+    };
+    if kind == "func" {
+        for sig in clause.descendants().filter_map(ast::FunctionSig::cast) {
+            a.key(
+                "func",
+                first(sig.function_name_ref().map(|v| v.syntax().clone()).as_ref()),
+            );
+        }
+    } else {
+        for segs in names(&clause) {
+            a.key("rel", object(&segs));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(sql: &str) -> Analysis {
+        analyse(&crate::statements::split(sql, 0..sql.len()).statements)
+    }
+
+    fn keys(a: &Analysis) -> Vec<String> {
+        a.keys
+            .iter()
+            .map(|k| match &k.schema {
+                Some(s) => format!("{}:{s}.{}", k.kind, k.name),
+                None => format!("{}:{}", k.kind, k.name),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn creates_drops_and_alters_name_their_objects() {
+        let a = run("create table app.t (id int primary key);\n\
+             create index t_idx on app.t (id);\n\
+             create view v with (security_invoker = true) as select 1;\n\
+             create function f(a int) returns int language sql as 'select a';\n\
+             create policy p on app.t using (true);\n\
+             create trigger trg before insert on app.t for each row execute function f();\n\
+             create type mood as enum ('a');\n\
+             create sequence s;\n\
+             grant select on app.t, v to public;\n\
+             grant execute on function f(int) to public;\n\
+             alter table app.t enable row level security;\n\
+             alter table old rename to new;\n\
+             comment on column app.t.id is 'x';\n\
+             drop view w; drop index i2; drop function g(int);\n");
+        assert_eq!(a.refusals, Vec::<String>::new());
+        assert_eq!(
+            keys(&a),
+            [
+                "rel:app.t",
+                "rel:app.t_idx",
+                "rel:v",
+                "func:f",
+                "type:mood",
+                "rel:s",
+                "rel:old",
+                "rel:new",
+                "rel:w",
+                "rel:i2",
+                "func:g"
+            ]
+        );
+    }
+
+    #[test]
+    fn what_a_snapshot_cannot_undo_is_refused_by_line() {
+        let a = run(
+            "do $$ begin perform 1; end $$;\nselect pg_notify('x', 'y');\ncall p();\n\
+             drop table t cascade;\ncreate index concurrently i on t (a);\ncreate extension citext;\n",
+        );
+        assert_eq!(a.refusals.len(), 6, "{:#?}", a.refusals);
+        assert!(
+            a.refusals[0].starts_with("line 1: `DO` — a DO block"),
+            "{:?}",
+            a.refusals
+        );
+        assert!(a.refusals[1].starts_with("line 2: "), "{:?}", a.refusals);
+        assert!(a.refusals[3].contains("CASCADE"), "{:?}", a.refusals);
+    }
+
+    #[test]
+    fn inserts_enum_values_and_data_changes_are_conditions() {
+        let a =
+            run("alter type mood add value 'b';\ninsert into t values (1);\nupdate u set a = 1;\n");
+        assert!(a.refusals.is_empty(), "{:?}", a.refusals);
+        let needs: Vec<(usize, Needs, String)> = a
+            .conditions
+            .iter()
+            .map(|c| (c.line, c.needs.clone(), c.key.name.clone()))
+            .collect();
+        assert_eq!(
+            needs,
+            [
+                (1, Needs::CreatedHere, "mood".into()),
+                (2, Needs::CreatedHere, "t".into()),
+                (3, Needs::Backup, "u".into()),
+            ]
+        );
+    }
+}
