@@ -122,14 +122,14 @@ impl HistoryTables {
 
     /// The format of the existing history, or `None` when there is none yet.
     pub async fn format(&self, client: &Client) -> Result<Option<i32>> {
-        let exists = client
-            .query_one(
-                "SELECT to_regclass(format('%I.history_format', $1::text)) IS NOT NULL",
-                &[&self.schema],
-            )
-            .await
-            .map_err(|e| Error::db("reading the history format", e))?;
-        if !exists.get::<_, bool>(0) {
+        if !super::table_exists(
+            client,
+            &self.schema,
+            "history_format",
+            "reading the history format",
+        )
+        .await?
+        {
             return Ok(None);
         }
         let row = client

@@ -127,6 +127,24 @@ fn scrub(message: &str, password: Option<&str>) -> String {
 
 /// A one-line description of a driver error: SQLSTATE, message, detail and hint for server
 /// errors; the error and its causes otherwise.
+/// Whether `schema.table` exists (pgkeel's own catalog tables: the history format, snapshots,
+/// backups), so readers of a database pgkeel never wrote to answer "nothing" instead of failing.
+/// `ctx` names the reader in errors.
+pub async fn table_exists(
+    c: &impl tokio_postgres::GenericClient,
+    schema: &str,
+    table: &str,
+    ctx: &str,
+) -> crate::error::Result<bool> {
+    Ok(c.query_one(
+        "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+        &[&schema, &table],
+    )
+    .await
+    .map_err(|e| crate::error::Error::db(ctx, e))?
+    .get(0))
+}
+
 /// Start a READ ONLY transaction that waits at most `lock_timeout` (the migrations' own, zero =
 /// none) capped at `cap` for a lock, and runs at most `statement_timeout` (a PostgreSQL duration
 /// text) per statement: for reads that must never hold up a run behind another session's lock.

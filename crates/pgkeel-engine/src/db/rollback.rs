@@ -48,15 +48,7 @@ pub async fn backups_for(
     lock: bool,
 ) -> Result<Vec<Backup>> {
     let ctx = "reading the backup catalog";
-    let exists: bool = c
-        .query_one(
-            "SELECT to_regclass(format('%I.backups', $1::text)) IS NOT NULL",
-            &[&schema],
-        )
-        .await
-        .map_err(|e| Error::db(ctx, e))?
-        .get(0);
-    if !exists {
+    if !super::table_exists(c, schema, "backups", ctx).await? {
         return Ok(Vec::new());
     }
     let rows = c

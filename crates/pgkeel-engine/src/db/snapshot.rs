@@ -218,15 +218,7 @@ pub async fn stored(
     versions: &[String],
 ) -> Result<Vec<(String, Snapshot)>> {
     let ctx = "reading the rollback snapshots";
-    let exists: bool = c
-        .query_one(
-            "SELECT to_regclass(format('%I.snapshots', $1::text)) IS NOT NULL",
-            &[&history_schema],
-        )
-        .await
-        .map_err(|e| Error::db(ctx, e))?
-        .get(0);
-    if !exists {
+    if !super::table_exists(c, history_schema, "snapshots", ctx).await? {
         return Ok(Vec::new());
     }
     let rows = c
