@@ -245,6 +245,7 @@ impl Migration {
             statements,
             segments,
             parse_issues: split.parse_issues,
+            tree: split.tree,
             notes,
         })
     }
@@ -276,6 +277,9 @@ pub struct Prepared {
     pub segments: Vec<Segment>,
     /// Syntax problems squawk found; the migration is then sent unsplit (see [`statements`]).
     pub parse_issues: Vec<ParseIssue>,
+    /// The parse the statements were split from (see [`statements::Tree`]).
+    #[serde(skip)]
+    pub tree: Option<statements::Tree>,
     /// Things worth telling the user about how the migration will run.
     pub notes: Vec<String>,
 }

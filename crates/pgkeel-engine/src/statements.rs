@@ -12,7 +12,9 @@
 
 use serde::Serialize;
 use squawk_syntax::ast::{self, AstNode};
-use squawk_syntax::{SourceFile, SyntaxKind};
+use squawk_syntax::{Parse, SourceFile, SyntaxKind};
+
+use crate::touch::{self, Touch};
 
 /// One top-level SQL statement of a migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,6 +41,10 @@ pub struct Statement {
     /// the index still run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rehearsal: Option<String>,
+    /// What the statement touches ([`crate::touch`]), found from the same parse that split it, so
+    /// the analyses over it (backups, row counts, snapshots) do not parse the SQL again.
+    #[serde(skip)]
+    pub touches: Vec<Touch>,
 }
 
 /// A transaction-control statement found inside a migration.
@@ -66,6 +72,57 @@ pub struct Split {
     /// Non-empty when the parser could not read the section; `statements` then holds the whole
     /// section as a single statement for the server to split.
     pub parse_issues: Vec<ParseIssue>,
+    /// The parse the statements came from (`None` when the section is kept unsplit).
+    #[serde(skip)]
+    pub tree: Option<Tree>,
+}
+
+/// The one parse of a section, kept so that the analyses walking its statements' syntax
+/// ([`crate::snapshot::objects`]) reuse it: parsing is most of what pgkeel's CPU does per
+/// migration, and every analysis parsing again made it several times that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    parse: Parse<SourceFile>,
+    /// Byte offset of the section in the file (statement offsets are file offsets).
+    base: usize,
+}
+
+impl Tree {
+    /// The syntax of each statement, in order: from this parse when the statement is still the
+    /// text it was split from, else (a statement rewritten since, or none of this parse) from
+    /// a parse of its own text. `None` for a statement whose own text does not parse.
+    pub fn nodes(tree: Option<&Tree>, statements: &[Statement]) -> Vec<Option<Vec<ast::Stmt>>> {
+        let mut own: Vec<(usize, ast::Stmt)> = tree
+            .map(|t| {
+                t.parse
+                    .tree()
+                    .stmts()
+                    .map(|n| (t.base + usize::from(n.syntax().text_range().start()), n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        own.sort_by_key(|(o, _)| *o);
+        statements
+            .iter()
+            .map(|s| {
+                let found = own
+                    .binary_search_by_key(&s.offset, |(o, _)| *o)
+                    .ok()
+                    .map(|i| own[i].1.clone())
+                    .filter(|n| n.syntax().text() == s.sql.as_str());
+                match found {
+                    Some(n) => Some(vec![n]),
+                    None => {
+                        let parse = SourceFile::parse(&s.sql);
+                        parse
+                            .errors()
+                            .is_empty()
+                            .then(|| parse.tree().stmts().collect())
+                    }
+                }
+            })
+            .collect()
+    }
 }
 
 /// Maps byte offsets of a text to 1-based line and column numbers.
@@ -123,6 +180,7 @@ pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
         return Split {
             statements,
             parse_issues,
+            tree: None,
         };
     }
     let statements = parse
@@ -145,12 +203,14 @@ pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
                 rehearsal: non_transactional.and_then(|_| without_concurrently(&stmt, start)),
                 non_transactional,
                 transaction_control: transaction_control(&stmt),
+                touches: touch::stmt_touches(&stmt),
             }
         })
         .collect();
     Split {
         statements,
         parse_issues: Vec::new(),
+        tree: Some(Tree { parse, base }),
     }
 }
 
@@ -173,6 +233,7 @@ fn whole_section(section: &str, base: usize, index: &LineIndex<'_>) -> Vec<State
         non_transactional: None,
         transaction_control: None,
         rehearsal: None,
+        touches: touch::touched(body),
     }]
 }
 
@@ -273,6 +334,43 @@ mod tests {
 
     fn split_all(sql: &str) -> Split {
         split(sql, 0..sql.len())
+    }
+
+    #[test]
+    fn the_split_parse_is_reused_and_a_rewritten_statement_is_parsed_anew() {
+        let text = "-- head\ncreate table a (id int);\nalter table a rename to b;\ndrop table c;\n";
+        let mut sp = split(text, 8..text.len());
+        for st in &sp.statements {
+            assert_eq!(st.touches, touch::touched(&st.sql), "{}", st.sql);
+        }
+        let nodes = Tree::nodes(sp.tree.as_ref(), &sp.statements);
+        let texts: Vec<String> = nodes
+            .iter()
+            .map(|n| n.as_ref().unwrap()[0].syntax().text().to_string())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "create table a (id int);",
+                "alter table a rename to b;",
+                "drop table c;"
+            ]
+        );
+        // A statement changed after the split (as the Supabase rewrite does) is not matched
+        // to the old node at its offset.
+        sp.statements[2].sql = "select 1;".into();
+        let nodes = Tree::nodes(sp.tree.as_ref(), &sp.statements);
+        assert_eq!(
+            nodes[2].as_ref().unwrap()[0].syntax().text().to_string(),
+            "select 1;"
+        );
+        sp.statements[2].sql = "select from where;".into();
+        assert!(Tree::nodes(sp.tree.as_ref(), &sp.statements)[2].is_none());
+        // No tree (an unsplit section): every statement is parsed on its own.
+        let nodes = Tree::nodes(None, &sp.statements[..2]);
+        assert!(nodes
+            .iter()
+            .all(|n| n.as_ref().is_some_and(|v| v.len() == 1)));
     }
 
     #[test]

@@ -121,12 +121,19 @@ pub fn touched(sql: &str) -> Vec<Touch> {
     let parse = SourceFile::parse(sql);
     let mut out = Vec::new();
     for stmt in parse.tree().stmts() {
-        stmt_touches(&stmt, &mut out);
+        push_touches(&stmt, &mut out);
     }
     out
 }
 
-fn stmt_touches(stmt: &ast::Stmt, out: &mut Vec<Touch>) {
+/// What one parsed statement touches.
+pub fn stmt_touches(stmt: &ast::Stmt) -> Vec<Touch> {
+    let mut out = Vec::new();
+    push_touches(stmt, &mut out);
+    out
+}
+
+fn push_touches(stmt: &ast::Stmt, out: &mut Vec<Touch>) {
     use ast::Stmt as S;
     match stmt {
         // Bodies of routines and rules do not run now.

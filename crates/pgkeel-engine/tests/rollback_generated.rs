@@ -433,7 +433,7 @@ async fn dropped_and_renamed_indexes_and_functions_come_back() {
     let p = Project::new();
     p.write(
         "migrations/001_base.sql",
-        &format!("{BASE}\nCREATE FUNCTION app.f(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + 1';\nCOMMENT ON FUNCTION app.f(int) IS 'adds one';\nREVOKE EXECUTE ON FUNCTION app.f(int) FROM PUBLIC;\n"),
+        format!("{BASE}\nCREATE FUNCTION app.f(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + 1';\nCOMMENT ON FUNCTION app.f(int) IS 'adds one';\nREVOKE EXECUTE ON FUNCTION app.f(int) FROM PUBLIC;\n"),
     );
     p.write(
         "migrations/002_change.sql",

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::statements::Statement;
-use crate::touch::{self, Effect};
+use crate::touch::Effect;
 
 /// What a target names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -45,8 +45,13 @@ impl BackupTarget {
 pub fn targets(statements: &[Statement]) -> Vec<BackupTarget> {
     let mut out: Vec<BackupTarget> = Vec::new();
     for s in statements {
-        let cascade = is_truncate_cascade(&s.sql);
-        for t in touch::touched(&s.sql) {
+        // Parsing again only for a TRUNCATE (the touches do not say CASCADE).
+        let cascade = s
+            .touches
+            .iter()
+            .any(|t| matches!(t.effect, Effect::Truncate))
+            && is_truncate_cascade(&s.sql);
+        for t in &s.touches {
             if !t.is_destructive() {
                 continue;
             }
@@ -73,8 +78,8 @@ pub fn targets(statements: &[Statement]) -> Vec<BackupTarget> {
                 }
                 None => out.push(BackupTarget {
                     kind,
-                    schema: t.schema,
-                    name: t.name,
+                    schema: t.schema.clone(),
+                    name: t.name.clone(),
                     reasons: vec![reason],
                 }),
             }

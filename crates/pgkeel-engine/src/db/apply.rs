@@ -179,7 +179,7 @@ impl<'a> Executor<'a> {
         .then(|| {
             super::snapshot::take_sql(
                 job.history_version,
-                &crate::snapshot::objects::analyse(&p.statements).keys,
+                &crate::snapshot::objects::analyse(&p.statements, p.tree.as_ref()).keys,
             )
         });
         // A statement that drops prepared statements makes the next migration prepare again.

@@ -255,15 +255,16 @@ impl HistoryTables {
         )
     }
 
-    /// The queries that write the `running` marker, each sent on its own (pipelined): the marker
-    /// commits asynchronously — it only explains an interrupted run to `status`, so it is worth
-    /// no fsync — and the setting is reset afterwards whether or not the insert succeeded.
-    pub fn marker_queries(&self, r: &RunningRow<'_>) -> [String; 3] {
-        [
-            "SET synchronous_commit = off".to_string(),
-            self.mark_running_sql(r),
-            "RESET synchronous_commit".to_string(),
-        ]
+    /// The query that writes the `running` marker: one message (pipelined ahead of the
+    /// migration), its own implicit transaction, committed asynchronously — the marker only
+    /// explains an interrupted run to `status`, so it is worth no fsync. `SET LOCAL` ends with
+    /// that transaction whether or not the insert succeeds (one message, not a SET, the insert
+    /// and a RESET: each message is a server round of its own).
+    pub fn marker_queries(&self, r: &RunningRow<'_>) -> [String; 1] {
+        [format!(
+            "SET LOCAL synchronous_commit = off; {}",
+            self.mark_running_sql(r)
+        )]
     }
 
     /// Record that `done` segments are complete. An upsert, so the row is right even if the

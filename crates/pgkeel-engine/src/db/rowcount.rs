@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 
 use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::touch::{self, Effect, Touch};
+use crate::touch::{Effect, Touch};
 
 /// One table's rows before and after `up`; `None`: the table did not exist then.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,7 +24,7 @@ type Target = (String, Option<String>, String);
 /// The tables `sql` (the statements of the migrations to run) creates, fills, changes or drops,
 /// in the order first named; renamed tables under both names. Types, views and schemas are
 /// left out.
-pub fn targets<'a>(sql: impl IntoIterator<Item = &'a str>) -> Vec<Target> {
+pub fn targets<'a>(touches: impl IntoIterator<Item = &'a [Touch]>) -> Vec<Target> {
     let mut out: Vec<Target> = Vec::new();
     let mut add = |schema: &Option<String>, name: &str| {
         let label = match schema {
@@ -35,12 +35,12 @@ pub fn targets<'a>(sql: impl IntoIterator<Item = &'a str>) -> Vec<Target> {
             out.push((label, schema.clone(), name.to_string()));
         }
     };
-    for s in sql {
+    for t in touches {
         for Touch {
             schema,
             name,
             effect,
-        } in touch::touched(s)
+        } in t
         {
             match effect {
                 Effect::DropType
@@ -48,10 +48,10 @@ pub fn targets<'a>(sql: impl IntoIterator<Item = &'a str>) -> Vec<Target> {
                 | Effect::DropMaterializedView
                 | Effect::DropSchema => {}
                 Effect::RenameTable(new) => {
-                    add(&schema, &name);
-                    add(&schema, &new);
+                    add(schema, name);
+                    add(schema, new);
                 }
-                _ => add(&schema, &name),
+                _ => add(schema, name),
             }
         }
     }
@@ -149,7 +149,8 @@ impl RowCounter {
         prepared: impl Iterator<Item = &'a crate::migration::Prepared>,
         lock_timeout: std::time::Duration,
     ) -> RowCounter {
-        let targets = targets(prepared.flat_map(|p| p.statements.iter().map(|s| s.sql.as_str())));
+        let targets =
+            targets(prepared.flat_map(|p| p.statements.iter().map(|s| s.touches.as_slice())));
         let before = count(client, &targets, lock_timeout)
             .await
             .map_err(|e| e.to_string());

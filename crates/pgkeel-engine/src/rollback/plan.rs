@@ -468,7 +468,7 @@ fn generate(
             i.line, i.message
         ));
     }
-    let analysis = snapshot::objects::analyse(&split.statements);
+    let analysis = snapshot::objects::analyse(&split.statements, split.tree.as_ref());
     why.extend(analysis.refusals.iter().cloned());
     let backed_up = |schema: Option<&str>, name: &str| {
         backups

@@ -2,10 +2,10 @@
 //! Pure, over squawk's syntax tree (names folded as PostgreSQL folds them).
 
 use squawk_syntax::ast::{self, AstNode};
-use squawk_syntax::{SourceFile, SyntaxNode};
+use squawk_syntax::SyntaxNode;
 
 use super::Key;
-use crate::statements::Statement;
+use crate::statements::{Statement, Tree};
 use crate::touch::{self, Effect};
 
 /// What a statement needs for its effect to be undone from the snapshot.
@@ -105,9 +105,11 @@ fn has_call(node: &SyntaxNode) -> bool {
 }
 
 /// Analyse `statements` (the up part of one migration). `label` names it in refusals.
-pub fn analyse(statements: &[Statement]) -> Analysis {
+/// `tree`: the parse the statements were split from, reused (see [`Tree`]).
+pub fn analyse(statements: &[Statement], tree: Option<&Tree>) -> Analysis {
     let mut a = Analysis::default();
-    for s in statements {
+    let nodes = Tree::nodes(tree, statements);
+    for (s, stmts) in statements.iter().zip(nodes) {
         let refuse = |a: &mut Analysis, why: &str| {
             a.refusals
                 .push(format!("line {}: `{}` — {why}", s.line, s.kind))
@@ -119,16 +121,15 @@ pub fn analyse(statements: &[Statement]) -> Analysis {
             );
             continue;
         }
-        let parse = SourceFile::parse(&s.sql);
-        if !parse.errors().is_empty() {
+        let Some(stmts) = stmts else {
             refuse(
                 &mut a,
                 "the SQL parser cannot read it, so what it changes is unknown",
             );
             continue;
-        }
-        for stmt in parse.tree().stmts() {
-            statement(&mut a, s, &stmt);
+        };
+        for stmt in &stmts {
+            statement(&mut a, s, stmt);
         }
     }
     a
@@ -155,7 +156,7 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
     }
     match stmt {
         S::CreateTable(_) | S::CreateTableAs(_) | S::SelectInto(_) => {
-            for t in touch::touched(&s.sql) {
+            for t in s.touches.iter().cloned() {
                 match t.effect {
                     Effect::Create => a.key("rel", Some((t.schema, t.name))),
                     _ => dml(a, s, t),
@@ -247,7 +248,7 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
             a.key("type", key);
         }
         S::AlterTable(_) => {
-            for t in touch::touched(&s.sql) {
+            for t in s.touches.iter().cloned() {
                 let renamed = match &t.effect {
                     Effect::RenameTable(to) => Some(to.clone()),
                     _ => None,
@@ -352,7 +353,7 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
             }
         }
         S::Insert(_) | S::Update(_) | S::Delete(_) | S::Merge(_) | S::Truncate(_) => {
-            for t in touch::touched(&s.sql) {
+            for t in s.touches.iter().cloned() {
                 dml(a, s, t);
             }
             // Functions called inside DML compute the rows it writes (which the backup or the
@@ -363,7 +364,7 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
             if has_call(node) {
                 refuse(a, "it calls a function, whose effects pgkeel cannot see");
             }
-            for t in touch::touched(&s.sql) {
+            for t in s.touches.iter().cloned() {
                 dml(a, s, t);
             }
         }
@@ -472,7 +473,10 @@ mod tests {
     use super::*;
 
     fn run(sql: &str) -> Analysis {
-        analyse(&crate::statements::split(sql, 0..sql.len()).statements)
+        {
+            let split = crate::statements::split(sql, 0..sql.len());
+            analyse(&split.statements, split.tree.as_ref())
+        }
     }
 
     fn keys(a: &Analysis) -> Vec<String> {
