@@ -92,6 +92,30 @@ CREATE VIEW plain AS SELECT 1 AS one;
 ";
 
 #[tokio::test]
+async fn dropping_views_and_materialized_views_takes_no_backup() {
+    // A materialized view's rows are derived from its tables (a rollback re-creates it from
+    // them), and one never populated cannot even be read: neither is copied.
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write(
+        "migrations/001_setup.sql",
+        &format!("{SETUP}\nCREATE MATERIALIZED VIEW empty_mv AS SELECT 1 AS one WITH NO DATA;\n"),
+    );
+    p.write(
+        "migrations/002_drop.sql",
+        "DROP MATERIALIZED VIEW mv; DROP MATERIALIZED VIEW empty_mv; DROP VIEW plain;",
+    );
+    let m = migrator(&p, &db);
+    let r = up(&m).await;
+    assert_eq!(r.applied.len(), 2);
+    assert!(
+        r.applied[1].backups.is_empty(),
+        "{:?}",
+        r.applied[1].backups
+    );
+}
+
+#[tokio::test]
 async fn every_destructive_kind_is_backed_up_with_its_rows_and_checksum() {
     let db = TestDb::new().await;
     let p = Project::new();
@@ -113,7 +137,6 @@ async fn every_destructive_kind_is_backed_up_with_its_rows_and_checksum() {
         ("008", "ALTER TABLE renamed RENAME TO renamed_now;", "public.renamed", "RENAME TO renamed_now"),
         ("009", "ALTER TABLE colrenamed RENAME COLUMN \"Old\" TO new;", "public.colrenamed", "RENAME COLUMN Old TO new"),
         ("010", "DELETE FROM app.\"Mixed\";", "app.\"Mixed\"", "DELETE"),
-        ("011", "DROP MATERIALIZED VIEW mv; DROP VIEW plain;", "public.mv", "DROP MATERIALIZED VIEW"),
     ];
     let mut before = Vec::new();
     for (_, _, table, _) in cases {

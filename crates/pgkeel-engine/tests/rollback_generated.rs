@@ -525,3 +525,85 @@ async fn a_migration_that_deallocates_prepared_statements_does_not_break_the_nex
     let plan = m.rollback_plan(&Selector::Last(1)).await.expect("plan");
     assert!(plan.plan.targets[0].generated.is_some());
 }
+
+const OBJECTS: &str = "
+CREATE SCHEMA app;
+CREATE TABLE app.contacts (id int PRIMARY KEY, email text NOT NULL, score int NOT NULL DEFAULT 0);
+INSERT INTO app.contacts VALUES (1, 'a@x.org', 5), (2, 'b@x.org', 7), (3, 'c@y.org', 1);
+CREATE MATERIALIZED VIEW app.scores AS SELECT split_part(email, '@', 2) AS domain, sum(score) AS total FROM app.contacts GROUP BY 1;
+CREATE UNIQUE INDEX scores_domain ON app.scores (domain);
+COMMENT ON MATERIALIZED VIEW app.scores IS 'score per mail domain';
+CREATE MATERIALIZED VIEW app.later AS SELECT id FROM app.contacts WITH NO DATA;
+CREATE SEQUENCE app.invoice_no AS integer START 1000 INCREMENT 5 CACHE 1;
+SELECT nextval('app.invoice_no'), nextval('app.invoice_no');
+CREATE SEQUENCE app.unused;
+GRANT USAGE ON SEQUENCE app.invoice_no TO PUBLIC;
+CREATE DOMAIN app.email AS text COLLATE \"C\" DEFAULT 'nobody@x.org' NOT NULL CONSTRAINT has_at CHECK (VALUE LIKE '%@%');
+COMMENT ON DOMAIN app.email IS 'an address';
+CREATE TYPE app.pair AS (a int, b text COLLATE \"C\");
+";
+
+#[tokio::test]
+async fn dropped_sequences_materialized_views_domains_and_composite_types_come_back() {
+    let g = round_trip_on(
+        OBJECTS,
+        "DROP MATERIALIZED VIEW app.scores;\nDROP MATERIALIZED VIEW app.later;\nDROP SEQUENCE app.invoice_no;\nDROP SEQUENCE app.unused;\nDROP DOMAIN app.email;\nDROP TYPE app.pair;\n",
+    )
+    .await;
+    // The sequence continues where it was (1000, 1005 were taken), not at its start.
+    assert!(g.contains("\"app\".\"invoice_no\"', 1005, true)"), "{g}");
+    assert!(g.contains("CREATE SEQUENCE \"app\".\"unused\""), "{g}");
+    assert!(g.contains("WITH NO DATA"), "{g}");
+    assert!(g.contains("CREATE DOMAIN \"app\".\"email\""), "{g}");
+    assert!(g.contains("CREATE TYPE \"app\".\"pair\" AS ("), "{g}");
+}
+
+#[tokio::test]
+async fn a_recreated_materialized_view_has_its_rows_and_a_sequence_its_value() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("migrations/001_base.sql", OBJECTS);
+    p.write(
+        "migrations/002_drop.sql",
+        "DROP MATERIALIZED VIEW app.scores;\nDROP SEQUENCE app.invoice_no;\n",
+    );
+    let m = migrator(&p, &db);
+    up(&m).await;
+    let plan = m.rollback_plan(&Selector::Last(1)).await.expect("plan");
+    m.rollback(&RollbackOptions {
+        selector: Selector::Last(1),
+        confirm_token: plan.token.clone(),
+        force_expired: false,
+    })
+    .await
+    .expect("rollback");
+    let c = db.client().await;
+    let rows: Vec<(String, i64)> = c
+        .query("SELECT domain, total FROM app.scores ORDER BY 1", &[])
+        .await
+        .expect("matview readable")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(rows, [("x.org".to_string(), 12), ("y.org".to_string(), 1)]);
+    let next: i64 = c
+        .query_one("SELECT nextval('app.invoice_no')", &[])
+        .await
+        .expect("sequence")
+        .get(0);
+    assert_eq!(next, 1010);
+}
+
+#[tokio::test]
+async fn domain_changes_and_created_domains_are_undone() {
+    round_trip_on(
+        OBJECTS,
+        "ALTER DOMAIN app.email DROP DEFAULT;\nALTER DOMAIN app.email DROP CONSTRAINT has_at;\nALTER DOMAIN app.email DROP NOT NULL;\nCREATE DOMAIN app.score AS int CHECK (VALUE >= 0);\n",
+    )
+    .await;
+    round_trip_on(
+        OBJECTS,
+        "ALTER DOMAIN app.email ADD CONSTRAINT has_dot CHECK (VALUE LIKE '%.%');\nALTER DOMAIN app.email SET DEFAULT 'x@y.org';\n",
+    )
+    .await;
+}

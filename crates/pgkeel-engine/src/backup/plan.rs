@@ -11,7 +11,7 @@ use crate::touch::Effect;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetKind {
-    /// A table or materialized view, by name.
+    /// A table, by name.
     Table,
     /// The tables with a column of this type (or an array of it, or a domain over either):
     /// `DROP TYPE … CASCADE` drops those columns.
@@ -52,7 +52,10 @@ pub fn targets(statements: &[Statement]) -> Vec<BackupTarget> {
             .any(|t| matches!(t.effect, Effect::Truncate))
             && is_truncate_cascade(&s.sql);
         for t in &s.touches {
-            if !t.is_destructive() {
+            // A materialized view's rows are derived: a rollback re-creates it from the
+            // restored tables, and rows cannot be inserted into one (nor read from one that
+            // was never populated), so there is nothing to back up.
+            if !t.is_destructive() || matches!(t.effect, Effect::DropMaterializedView) {
                 continue;
             }
             let kind = match t.effect {
@@ -147,12 +150,6 @@ mod tests {
                     None,
                     "users",
                     "DROP COLUMN email, DELETE".to_string()
-                ),
-                (
-                    TargetKind::Table,
-                    None,
-                    "mv",
-                    "DROP MATERIALIZED VIEW".to_string()
                 ),
                 (
                     TargetKind::TypeUsers,

@@ -177,8 +177,9 @@ $pgkeel_catalog$",
     }
 
     /// The `SELECT` of `(rel regclass, reason text)` rows a target resolves to in the database
-    /// now: tables and materialized views only (plain views and foreign tables hold no rows of
-    /// ours), never partitions of a resolved parent twice.
+    /// now: tables only (views and foreign tables hold no rows of ours; a materialized view's
+    /// rows are derived, cannot be inserted back, and cannot be read before it is populated),
+    /// never partitions of a resolved parent twice.
     fn resolve_sql(target: &BackupTarget) -> String {
         let qualified = match &target.schema {
             Some(s) => format!("{}.{}", ident(s), ident(&target.name)),
@@ -188,7 +189,7 @@ $pgkeel_catalog$",
         match target.kind {
             TargetKind::Table => format!(
                 "SELECT c.oid::regclass, {reason} FROM pg_class c \
-                 WHERE c.oid = to_regclass({q}) AND c.relkind IN ('r', 'p', 'm')",
+                 WHERE c.oid = to_regclass({q}) AND c.relkind IN ('r', 'p')",
                 q = literal(&qualified)
             ),
             TargetKind::TypeUsers => format!(
@@ -197,7 +198,7 @@ $pgkeel_catalog$",
                  JOIN (SELECT t.oid AS ty, t.typarray AS arr FROM pg_type t WHERE t.oid = to_regtype({q})) x \
                    ON a.atttypid IN (x.ty, x.arr) \
                    OR a.atttypid IN (SELECT d.oid FROM pg_type d WHERE d.typtype = 'd' AND d.typbasetype IN (x.ty, x.arr)) \
-                 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition",
+                 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND NOT c.relispartition",
                 q = literal(&qualified)
             ),
             TargetKind::Referencing => format!(
@@ -210,7 +211,7 @@ $pgkeel_catalog$",
             ),
             TargetKind::SchemaTables => format!(
                 "SELECT c.oid::regclass, {reason} FROM pg_class c \
-                 WHERE c.relnamespace = to_regnamespace({q}) AND c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition",
+                 WHERE c.relnamespace = to_regnamespace({q}) AND c.relkind IN ('r', 'p') AND NOT c.relispartition",
                 q = literal(&ident(&target.name))
             ),
         }

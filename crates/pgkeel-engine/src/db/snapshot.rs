@@ -92,7 +92,10 @@ rels AS (
         'using', pg_get_expr(p.polqual, p.polrelid), 'check', pg_get_expr(p.polwithcheck, p.polrelid))) ORDER BY p.polname)
       FROM pg_policy p WHERE p.polrelid = c.oid),
     'sequence', (SELECT jsonb_build_object('type', format_type(s.seqtypid, NULL), 'start', s.seqstart::text, 'increment', s.seqincrement::text,
-        'min', s.seqmin::text, 'max', s.seqmax::text, 'cache', s.seqcache::text, 'cycle', s.seqcycle) FROM pg_sequence s WHERE s.seqrelid = c.oid)
+        'min', s.seqmin::text, 'max', s.seqmax::text, 'cache', s.seqcache::text, 'cycle', s.seqcycle) FROM pg_sequence s WHERE s.seqrelid = c.oid),
+    'seq_value', CASE WHEN c.relkind = 'S' THEN CASE WHEN has_sequence_privilege(c.oid, 'SELECT, USAGE')
+        THEN coalesce(pg_sequence_last_value(c.oid)::text, 'uncalled') ELSE 'unreadable' END END,
+    'unpopulated', CASE WHEN c.relkind = 'm' AND NOT c.relispopulated THEN true END
   )) AS j
   FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 ),
@@ -108,8 +111,20 @@ tys AS (
   SELECT jsonb_strip_nulls(jsonb_build_object(
     'oid', t.oid::bigint, 'schema', n.nspname, 'name', t.typname, 'kind', t.typtype,
     'labels', (SELECT jsonb_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
-    'comment', obj_description(t.oid, 'pg_type'))) AS j
+    'comment', obj_description(t.oid, 'pg_type'),
+    'base', CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod)
+        || CASE WHEN t.typcollation <> bt.typcollation THEN ' COLLATE ' || t.typcollation::regcollation::text ELSE '' END END,
+    'not_null', CASE WHEN t.typnotnull THEN true END,
+    'default', t.typdefault,
+    'checks', (SELECT jsonb_agg(jsonb_build_object('name', x.conname, 'type', x.contype, 'def', pg_get_constraintdef(x.oid)) ORDER BY x.conname)
+      FROM pg_constraint x WHERE x.contypid = t.oid AND t.typtype = 'd'),
+    'attributes', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+        'num', a.attnum, 'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+        'collation', CASE WHEN a.attcollation <> at.typcollation THEN a.attcollation::regcollation::text END)) ORDER BY a.attnum)
+      FROM pg_class tc JOIN pg_attribute a ON a.attrelid = tc.oid JOIN pg_type at ON at.oid = a.atttypid
+      WHERE t.typtype = 'c' AND tc.oid = t.typrelid AND tc.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped))) AS j
   FROM k JOIN pg_namespace n ON n.nspname = k.schema JOIN pg_type t ON t.typnamespace = n.oid AND t.typname = k.name
+  LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
   WHERE k.kind = 'type'
 )
 SELECT jsonb_build_object(

@@ -118,6 +118,17 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Vec<Difference> {
                 out.eq(&q, "type kind", &b.kind, &a.kind);
                 out.eq(&q, "enum labels", &b.labels, &a.labels);
                 out.eq(&q, "comment", &b.comment, &a.comment);
+                out.eq(&q, "domain base type", &b.base, &a.base);
+                out.eq(&q, "domain not null", &b.not_null, &a.not_null);
+                out.eq(&q, "domain default", &b.default, &a.default);
+                out.eq(&q, "domain constraints", &b.checks, &a.checks);
+                let attrs = |t: &super::TypeDef| {
+                    t.attributes
+                        .iter()
+                        .map(|c| (c.name.clone(), c.type_name.clone(), c.collation.clone()))
+                        .collect::<Vec<_>>()
+                };
+                out.eq(&q, "attributes", &attrs(&b), &attrs(&a));
             }
             (Some(_), None) => out.push(&q, "existence", "type".into(), ABSENT.into()),
             (None, Some(_)) => out.push(&q, "existence", ABSENT.into(), "type".into()),
@@ -146,6 +157,7 @@ fn relation(out: &mut Out, object: &str, b: &Relation, a: &Relation) {
     out.eq(object, "comment", &b.comment, &a.comment);
     out.eq(object, "view definition", &b.view, &a.view);
     out.eq(object, "sequence", &b.sequence, &a.sequence);
+    out.eq(object, "unpopulated", &b.unpopulated, &a.unpopulated);
     let names = |cols: &[Column]| cols.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
     let (bn, an) = (names(&b.columns), names(&a.columns));
     if bn != an {

@@ -147,7 +147,8 @@ pub fn generate(
         type_def(&mut p, b, n);
     }
     for n in now.types.iter().filter(|n| !matched_types.contains(&n.oid)) {
-        p.drop_types.push(format!("DROP TYPE {}", n.qualified()));
+        let kw = if n.kind == "d" { "DOMAIN" } else { "TYPE" };
+        p.drop_types.push(format!("DROP {kw} {}", n.qualified()));
     }
     if !p.problems.is_empty() {
         return Err(p.problems);
@@ -398,6 +399,8 @@ fn dependents(p: &mut Parts, b: &Relation, n: Option<&Relation>) {
         triggers: Vec::new(),
         policies: Vec::new(),
         sequence: None,
+        seq_value: None,
+        unpopulated: false,
     };
     let n = n.unwrap_or(&empty);
     // Drops (before the restore): what the migration added or changed.
@@ -792,12 +795,49 @@ fn recreate(p: &mut Parts, b: &Relation, backed_up: &dyn Fn(&str, &str) -> bool)
             p.views_after.push(view_sql(b, false));
             relation_meta_new(p, b);
         }
+        // Its rows are computed again from the restored tables (they are derived data), after
+        // the views it may read; its indexes follow it.
+        "m" => {
+            let view = view_sql(b, false).replacen("CREATE VIEW", "CREATE MATERIALIZED VIEW", 1);
+            p.views_after.push(format!(
+                "{view} WITH {}DATA",
+                if b.unpopulated { "NO " } else { "" }
+            ));
+            p.views_after.extend(b.indexes.iter().map(|i| i.def.clone()));
+            relation_meta_new(p, b);
+        }
+        "S" => match (&b.sequence, b.seq_value.as_deref()) {
+            (Some(d), Some(v)) if v != "unreadable" => {
+                p.types_first.push(format!(
+                    "CREATE SEQUENCE {q} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{}",
+                    d.type_name,
+                    d.increment,
+                    d.min,
+                    d.max,
+                    d.start,
+                    d.cache,
+                    if d.cycle { " CYCLE" } else { " NO CYCLE" }
+                ));
+                if v != "uncalled" {
+                    p.types_first.push(format!(
+                        "SELECT pg_catalog.setval({}, {v}, true)",
+                        literal(&q)
+                    ));
+                }
+                relation_meta_new(p, b);
+            }
+            (_, Some("unreadable")) => p.problems.push(format!(
+                "sequence {q} was dropped and its value could not be read when the migration ran (no SELECT or USAGE on it); write down SQL"
+            )),
+            _ => p.problems.push(format!(
+                "sequence {q} was dropped and the snapshot (taken by an older pgkeel) does not hold its value; write down SQL"
+            )),
+        },
         k => p.problems.push(format!(
-            "{q} ({}) was dropped; pgkeel re-creates only tables and views: write down SQL",
+            "{q} ({}) was dropped; pgkeel re-creates tables, views, materialized views and sequences: write down SQL",
             match k {
-                "m" => "a materialized view",
-                "S" => "a sequence, whose value the snapshot does not hold",
                 "p" => "a partitioned table",
+                "f" => "a foreign table",
                 _ => "another kind of relation",
             }
         )),
@@ -815,9 +855,14 @@ fn relation_meta_new(p: &mut Parts, b: &Relation) {
     // A new relation has its owner's default privileges: revoke and grant what differs (a
     // wrong guess of the default only costs a REVOKE ALL and the GRANTs that follow).
     let owner = acl_role(&b.owner);
-    let owner_default = vec![format!("{owner}=arwdDxt/{owner}")];
+    let (object, all) = if b.kind == "S" {
+        ("SEQUENCE", "rwU")
+    } else {
+        ("TABLE", "arwdDxt")
+    };
+    let owner_default = vec![format!("{owner}={all}/{owner}")];
     p.grants_after
-        .extend(acl_sql("TABLE", &q, &b.acl, &owner_default));
+        .extend(acl_sql(object, &q, &b.acl, &owner_default));
     if b.comment.is_some() {
         p.grants_after
             .push(comment_sql(&format!("{kw} {q}"), &b.comment));
@@ -904,6 +949,15 @@ fn type_def(p: &mut Parts, b: &TypeDef, n: Option<&TypeDef>) {
                 p.grants_after
                     .push(comment_sql(&format!("TYPE {q}"), &b.comment));
             }
+            if n.base != b.base || n.attributes != b.attributes {
+                p.problems.push(format!(
+                    "the {} of type {q} changed; write down SQL",
+                    if b.kind == "d" { "base type" } else { "attributes" }
+                ));
+            }
+            if b.kind == "d" {
+                domain_changes(p, &q, b, n);
+            }
         }
         None if b.kind == "e" => {
             p.types_first.push(format!(
@@ -919,9 +973,78 @@ fn type_def(p: &mut Parts, b: &TypeDef, n: Option<&TypeDef>) {
                     .push(comment_sql(&format!("TYPE {q}"), &b.comment));
             }
         }
+        None if b.kind == "d" && b.base.is_some() => {
+            let mut sql = format!(
+                "CREATE DOMAIN {q} AS {}",
+                b.base.as_deref().unwrap_or_default()
+            );
+            if let Some(d) = &b.default {
+                sql.push_str(&format!(" DEFAULT {d}"));
+            }
+            if b.not_null {
+                sql.push_str(" NOT NULL");
+            }
+            for c in &b.checks {
+                sql.push_str(&format!(" CONSTRAINT {} {}", ident(&c.name), c.def));
+            }
+            p.types_first.push(sql);
+            if b.comment.is_some() {
+                p.grants_after
+                    .push(comment_sql(&format!("DOMAIN {q}"), &b.comment));
+            }
+        }
+        None if b.kind == "c" && !b.attributes.is_empty() => {
+            let attrs: Vec<String> = b
+                .attributes
+                .iter()
+                .map(|a| format!("{} {}", ident(&a.name), column_type(a)))
+                .collect();
+            p.types_first
+                .push(format!("CREATE TYPE {q} AS ({})", attrs.join(", ")));
+            if b.comment.is_some() {
+                p.grants_after
+                    .push(comment_sql(&format!("TYPE {q}"), &b.comment));
+            }
+        }
         None => p.problems.push(format!(
-            "type {q} was dropped; pgkeel re-creates only enums: write down SQL"
+            "type {q} was dropped; pgkeel re-creates enums, domains and composite types{}: write down SQL",
+            if b.kind == "d" || b.kind == "c" {
+                " recorded by this version of pgkeel (this snapshot is older)"
+            } else {
+                ""
+            }
         )),
+    }
+}
+
+/// ALTER DOMAIN back to the snapshot's default, NOT NULL and constraints (dropped ones added
+/// again after the restore, once the values they check are back).
+fn domain_changes(p: &mut Parts, q: &str, b: &TypeDef, n: &TypeDef) {
+    if n.default != b.default {
+        p.types_first.push(match &b.default {
+            Some(d) => format!("ALTER DOMAIN {q} SET DEFAULT {d}"),
+            None => format!("ALTER DOMAIN {q} DROP DEFAULT"),
+        });
+    }
+    for c in n.checks.iter().filter(|c| !b.checks.contains(c)) {
+        p.types_first.push(format!(
+            "ALTER DOMAIN {q} DROP CONSTRAINT {}",
+            ident(&c.name)
+        ));
+    }
+    if n.not_null && !b.not_null {
+        p.types_first
+            .push(format!("ALTER DOMAIN {q} DROP NOT NULL"));
+    }
+    for c in b.checks.iter().filter(|c| !n.checks.contains(c)) {
+        p.after.push(format!(
+            "ALTER DOMAIN {q} ADD CONSTRAINT {} {}",
+            ident(&c.name),
+            c.def
+        ));
+    }
+    if b.not_null && !n.not_null {
+        p.after.push(format!("ALTER DOMAIN {q} SET NOT NULL"));
     }
 }
 
@@ -964,6 +1087,8 @@ mod tests {
             triggers: vec![],
             policies: vec![],
             sequence: None,
+            seq_value: None,
+            unpopulated: false,
         }
     }
 
@@ -1136,6 +1261,11 @@ mod tests {
             kind: "e".into(),
             labels: labels.iter().map(|l| l.to_string()).collect(),
             comment: None,
+            base: None,
+            not_null: false,
+            default: None,
+            checks: vec![],
+            attributes: vec![],
         };
         let mut b = snap(vec![]);
         b.types.push(t(&["a"]));

@@ -87,6 +87,15 @@ pub struct Relation {
     pub policies: Vec<Policy>,
     #[serde(default)]
     pub sequence: Option<SequenceDef>,
+    /// A sequence's value when the snapshot was taken: `last_value` as text, `uncalled` before
+    /// the first `nextval`, `unreadable` without SELECT or USAGE on it; `None` in snapshots
+    /// from before it was recorded. Used to re-create a dropped sequence, never compared
+    /// (a rollback puts sequences past the restored keys instead).
+    #[serde(default)]
+    pub seq_value: Option<String>,
+    /// A materialized view that was created or refreshed `WITH NO DATA`.
+    #[serde(default)]
+    pub unpopulated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +198,20 @@ pub struct TypeDef {
     pub labels: Vec<String>,
     #[serde(default)]
     pub comment: Option<String>,
+    /// A domain's base type (`format_type`), with its collation when not the base type's.
+    #[serde(default)]
+    pub base: Option<String>,
+    #[serde(default)]
+    pub not_null: bool,
+    #[serde(default)]
+    pub default: Option<String>,
+    /// A domain's CHECK constraints (`pg_get_constraintdef`), by name.
+    #[serde(default)]
+    pub checks: Vec<Named>,
+    /// A composite type's attributes (standalone composites only: a table's row type is the
+    /// table's).
+    #[serde(default)]
+    pub attributes: Vec<Column>,
 }
 
 impl Relation {

@@ -233,6 +233,22 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
             first(c.type_name().map(|v| v.syntax().clone()).as_ref()),
         ),
         S::CreateDomain(_) => a.key("type", names(node).first().and_then(|s| object(s))),
+        S::AlterDomain(_) => {
+            // The snapshot records a domain's default, NOT NULL and constraints, not its name's
+            // history or its owner.
+            if words
+                .windows(2)
+                .any(|w| w == ["rename", "to"] || w == ["owner", "to"])
+                || words.contains(&"rename")
+            {
+                refuse(
+                    a,
+                    "a renamed domain or a new owner is not undone by pgkeel; write down SQL",
+                );
+                return;
+            }
+            a.key("type", names(node).first().and_then(|s| object(s)))
+        }
         S::AlterType(t) => {
             let key = first(t.type_name_ref().map(|v| v.syntax().clone()).as_ref());
             if let (Some(ast::AlterTypeAction::AddValue(_)), Some((schema, name))) =
