@@ -99,7 +99,7 @@ async fn dropping_views_and_materialized_views_takes_no_backup() {
     let p = Project::new();
     p.write(
         "migrations/001_setup.sql",
-        &format!("{SETUP}\nCREATE MATERIALIZED VIEW empty_mv AS SELECT 1 AS one WITH NO DATA;\n"),
+        format!("{SETUP}\nCREATE MATERIALIZED VIEW empty_mv AS SELECT 1 AS one WITH NO DATA;\n"),
     );
     p.write(
         "migrations/002_drop.sql",
