@@ -605,6 +605,75 @@ mod tests {
     }
 
     #[test]
+    fn deadline_messages_name_the_host_and_the_phase() {
+        let config = tokio_postgres::Config::from_str("postgres://u@db.example:6543/x").unwrap();
+        let d = Duration::from_secs(2);
+        let at = |phase| Progress {
+            phase,
+            host: Some("db.example".into()),
+        };
+        let m = timeout_message(&config, d, &Progress::default());
+        assert!(
+            m.contains("2s in phase connect") && m.contains("db.example:6543"),
+            "{m}"
+        );
+        let m = timeout_message(&config, d, &at(Phase::Tls));
+        assert!(
+            m.contains("phase TLS") && m.contains("db.example:6543"),
+            "{m}"
+        );
+        let m = timeout_message(&config, d, &at(Phase::Startup));
+        assert!(
+            m.contains("phase startup") && m.contains("authentication"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn the_deadline_comes_from_the_url_else_the_setting_and_bounds_catalog_queries() {
+        let d = driver_config(
+            "postgres://u@h/x?connect_timeout=3",
+            "t",
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(d.deadline, Some(Duration::from_secs(3)));
+        assert_eq!(d.config.get_options(), Some("-c statement_timeout=3000"));
+        let d = driver_config("postgres://u@h/x", "t", Duration::from_millis(1500)).unwrap();
+        assert_eq!(d.deadline, Some(Duration::from_millis(1500)));
+        let d = driver_config(
+            "host=h options='-c statement_timeout=9s'",
+            "t",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(d.config.get_options(), Some("-c statement_timeout=9s"));
+        let d = driver_config("postgres://u@h/x", "t", Duration::ZERO).unwrap();
+        assert_eq!((d.deadline, d.config.get_options()), (None, None));
+    }
+
+    #[test]
+    fn a_bad_url_names_the_bad_part_and_never_the_password() {
+        let msg = |u: &str| match driver_config(u, "t", Duration::from_secs(1)) {
+            Err(Error::Config(m)) => m,
+            Err(e) => panic!("{u}: {e:?}"),
+            Ok(_) => panic!("{u} parsed"),
+        };
+        let m = msg("postgres://u:s3cret@h:12x/db");
+        assert!(
+            m.contains("`port`") && !m.contains("s3cret") && m.contains("u:***@"),
+            "{m}"
+        );
+        assert!(
+            !m.contains("invalid connection string: invalid connection string"),
+            "{m}"
+        );
+        assert!(msg("postgres://u@h/db?sslmod=require").contains("unknown option `sslmod`"));
+        assert!(msg("mysql://u@h/db").contains("must start with postgres://"));
+        assert!(msg("just-a-host:5432").contains("key=value"));
+    }
+
+    #[test]
     fn scrub_hides_passwords() {
         assert_eq!(
             scrub("auth failed for s3cret", Some("s3cret")),
