@@ -106,6 +106,13 @@ async fn timeouts_postgres_would_refuse_are_refused_when_pgkeel_toml_is_read() {
         );
         assert!(!r.stderr.contains("could not mark"), "{r}");
     }
+    // The same range for `sql --timeout` (sent as statement_timeout).
+    let r = ctx.run(&["sql", "--timeout", "30days", "select 1"]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr.contains("out of range") && r.stderr.contains("2147483647ms"),
+        "{r}"
+    );
     // Nothing ran: no history schema.
     let c = ctx.client().await;
     let n: i64 = c
