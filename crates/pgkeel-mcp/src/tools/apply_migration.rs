@@ -328,11 +328,16 @@ impl PgkeelServer {
                         match report.failure {
                             Some(f) => Ok(render::failed(
                                 format!(
-                                    "Applied {} migration(s), then {} failed: {} {}{after}",
+                                    "Applied {} migration(s), then {} failed: {} {}{after}{}",
                                     applied.len(),
                                     f.version,
                                     failure_line(&f),
-                                    f.outcome
+                                    f.outcome,
+                                    if f.connection_lost {
+                                        format!("\nNext: the connection was lost (not a fault of the SQL); call migration_status once the database answers, then apply_migration with {{\"version\": \"{version}\"}} again to resume.")
+                                    } else {
+                                        String::new()
+                                    }
                                 ),
                                 &out,
                             )),
