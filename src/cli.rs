@@ -51,6 +51,14 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     pgkeel_engine::config::parse_duration(s)
 }
 
+/// A duration sent to PostgreSQL as a timeout setting: refused here when PostgreSQL would
+/// refuse it (the range is in the message).
+fn parse_pg_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    pgkeel_engine::config::check_pg_timeout(d)?;
+    Ok(d)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show migrations against history: applied, pending, modified, missing, out of order, failed
@@ -128,7 +136,7 @@ pub enum Command {
         #[arg(long, default_value_t = 100)]
         max_rows: usize,
         /// Cancel the statement after this long, e.g. 30s
-        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        #[arg(long, default_value = "30s", value_parser = parse_pg_duration)]
         timeout: std::time::Duration,
     },
     /// Check the live schema: declared expectations ([expect]) and health checks; exit 3 when

@@ -6,7 +6,8 @@ use pgkeel_engine::Error;
 pub enum Exit {
     /// 0: success.
     Ok = 0,
-    /// 1: a database, connection or file-system error.
+    /// 1: a database, connection or file-system error (also a connection lost while a
+    /// migration ran: not the SQL's fault).
     Error = 1,
     /// 2: bad usage, configuration or migration files (duplicates, bad names with --strict,
     /// non-UTF-8, unknown directives, unrunnable SQL).
@@ -26,9 +27,11 @@ pub enum Exit {
 impl Exit {
     pub fn of(e: &Error) -> Exit {
         match e {
-            Error::Io { .. } | Error::Connect { .. } | Error::Db { .. } | Error::Dev { .. } => {
-                Exit::Error
-            }
+            Error::Io { .. }
+            | Error::Connect { .. }
+            | Error::Db { .. }
+            | Error::ConnectionLost { .. }
+            | Error::Dev { .. } => Exit::Error,
             Error::NonUtf8 { .. }
             | Error::DuplicateVersion { .. }
             | Error::UnmatchedName { .. }
@@ -40,7 +43,17 @@ impl Exit {
             Error::Blocked(_) | Error::Refused(_) | Error::HistoryTooNew { .. } => Exit::Refused,
             Error::LintBlocked { .. } => Exit::Refused,
             Error::LockTimeout { .. } => Exit::LockTimeout,
-            Error::MigrationFailed(_) => Exit::MigrationFailed,
+            Error::MigrationFailed(f) => Exit::of_failure(f),
+        }
+    }
+
+    /// A failed migration exits 6, unless the connection was lost while it ran (exit 1, code
+    /// `connection_lost`, as docs/TOOLS.md says).
+    pub fn of_failure(f: &pgkeel_engine::error::MigrationFailure) -> Exit {
+        if f.connection_lost {
+            Exit::Error
+        } else {
+            Exit::MigrationFailed
         }
     }
 }

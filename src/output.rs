@@ -237,8 +237,8 @@ impl Out {
     }
 
     pub fn up(&self, r: &UpReport) -> ExitCode {
-        let code = if r.failure.is_some() {
-            Exit::MigrationFailed
+        let code = if let Some(f) = &r.failure {
+            Exit::of_failure(f)
         } else if r.validation.as_ref().is_some_and(|v| v.fails) {
             Exit::Check
         } else {
@@ -266,8 +266,7 @@ impl Out {
                 body["dry_run_result"] = json!(d);
             }
             if let Some(f) = &r.failure {
-                body["error"] =
-                    json!({"code": "migration_failed", "message": f.to_string(), "failure": f});
+                body["error"] = json!({"code": if f.connection_lost { "connection_lost" } else { "migration_failed" }, "message": f.to_string(), "failure": f});
             }
             self.print_json(&self.document(code == Exit::Ok, body));
             return code.into();

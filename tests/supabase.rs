@@ -324,9 +324,10 @@ async fn bootstrap_then_up_applies_supabase_migrations_and_rls_behaves_as_on_sup
     assert!(valid);
 
     // The seed runs after the migrations (what `pgkeel dev reset` calls).
-    let seeded = pgkeel_engine::supabase::run_seed(&c, ctx.project.root())
-        .await
-        .expect("seed");
+    let seeded =
+        pgkeel_engine::supabase::run_seed(&c, ctx.project.root(), std::time::Duration::ZERO)
+            .await
+            .expect("seed");
     assert!(seeded.is_some());
     assert_eq!(
         count(

@@ -322,6 +322,8 @@ impl Migrator {
         if before.reconnect {
             conn = self.connect("apply").await?;
         }
+        // The file this call wrote and its version, for the answer after a lost connection.
+        let mut written_file: Option<(std::path::PathBuf, String)> = None;
         let result = async {
             if let Some(format) = history.ensure(&conn.client).await? {
                 self.events.event(Event::HistoryUpgraded { format });
@@ -334,6 +336,7 @@ impl Migrator {
                 false
             } else {
                 write_new_file(&full_path, &m.content)?;
+                written_file = Some((full_path.clone(), m.version.to_string()));
                 true
             };
             let discovered = match self.discover() {
@@ -364,6 +367,11 @@ impl Migrator {
                 return Err(e);
             }
             if let Some(mut failure) = report.failure.take() {
+                if failure.connection_lost {
+                    // The connection is gone: what happened is found out on a new one, after
+                    // the lock (see after_lost_connection).
+                    return Err(Error::MigrationFailed(Box::new(failure)));
+                }
                 let ours = failure.version == m.version.as_str();
                 let rows = history.load(&conn.client).await?;
                 let partial = rows
@@ -435,8 +443,13 @@ impl Migrator {
         if let Err(e) = lock.release().await {
             tracing::warn!("{e}");
         }
+        let mut result = match result {
+            Err(Error::MigrationFailed(f)) if f.connection_lost => {
+                Err(self.after_lost_connection(*f, written_file.as_ref()).await)
+            }
+            r => r,
+        };
         // `[types] out` follows the schema, as after `up` (a failure here is only a note).
-        let mut result = result;
         if let Ok(applied) = &mut result {
             // Written: the next request without a version gets the next one again.
             self.planned
@@ -460,6 +473,176 @@ impl Migrator {
             }
         }
         result
+    }
+
+    /// `apply_new` lost its connection while a migration ran (a server restart, a network cut):
+    /// look at the history again on a new connection (retried for `[database] connect_timeout`)
+    /// and say which migration and segment were in flight, what history says now, what became
+    /// of the file this call wrote, and what to call next. The file is withdrawn when nothing
+    /// of its migration committed; it stays when a segment committed, or when history cannot be
+    /// read (the migration may have committed).
+    async fn after_lost_connection(
+        &self,
+        mut f: MigrationFailure,
+        written: Option<&(std::path::PathBuf, String)>,
+    ) -> Error {
+        let in_flight = format!(
+            "the connection to the database was lost while migration {} ran{}{}",
+            f.version,
+            match (f.segment, f.segments) {
+                (Some(s), Some(n)) => format!(", segment {s} of {n}"),
+                _ => String::new(),
+            },
+            f.statement
+                .map(|s| format!(" (statement {s})"))
+                .unwrap_or_default()
+        );
+        let ours = written.filter(|(_, v)| *v == f.version);
+        let theirs = written.filter(|(_, v)| *v != f.version);
+        let mut parts = vec![in_flight];
+        let row = self.reread_history(&f.version).await;
+        match &row {
+            Ok(Some(r)) if r.status == crate::history::Status::Applied => {
+                parts.push("history, re-read on a new connection, shows it applied: its COMMIT reached the server before the connection broke".into());
+                if let Some((p, _)) = ours {
+                    parts.push(format!("its file {} stays", self.rel(p)));
+                }
+                parts.push(
+                    "next: call migration_status to confirm; nothing needs to run again".into(),
+                );
+            }
+            Ok(Some(r)) if r.segments_done > 0 => {
+                parts.push(format!(
+                    "history, re-read on a new connection, shows segments 1–{} of {} committed (status {}, shown as interrupted)",
+                    r.segments_done,
+                    r.segments_total,
+                    r.status.as_str()
+                ));
+                if let Some((p, _)) = ours {
+                    parts.push(format!(
+                        "its file {} stays: the committed segments need it",
+                        self.rel(p)
+                    ));
+                }
+                parts.push(format!(
+                    "next: call migration_status, then apply_migration with {{\"version\": \"{}\"}} to resume at segment {}, or rollback if it should not stay",
+                    f.version,
+                    r.segments_done + 1
+                ));
+            }
+            Ok(r) => {
+                parts.push(format!(
+                    "history, re-read on a new connection, shows nothing of it committed ({})",
+                    r.as_ref().map_or_else(
+                        || "no history row".to_string(),
+                        |r| format!("status {}, no segment done", r.status.as_str())
+                    )
+                ));
+                if let Some((p, v)) = ours {
+                    match self.withdraw_after_loss(v).await {
+                        Ok(()) => {
+                            let _ = std::fs::remove_file(p);
+                            parts.push(format!(
+                                "its file {} was withdrawn and its history row removed",
+                                self.rel(p)
+                            ));
+                            parts.push("next: call migration_status to confirm the database answers, then apply_migration again with the same arguments".into());
+                        }
+                        Err(e) => {
+                            parts.push(format!(
+                                "its file {} stays because its history row could not be withdrawn ({e})",
+                                self.rel(p)
+                            ));
+                            parts.push(format!("next: call migration_status: {} shows as interrupted or pending, and apply_migration with {{\"version\": \"{}\"}} runs it", f.version, f.version));
+                        }
+                    }
+                } else {
+                    parts.push(format!("next: call migration_status, then apply_migration with {{\"version\": \"{}\"}} to run it again", f.version));
+                }
+            }
+            Err(e) => {
+                parts.push(format!(
+                    "history could not be re-read on a new connection: {e}"
+                ));
+                if let Some((p, _)) = ours {
+                    parts.push(format!(
+                        "its file {} stays, because the migration may have committed before the connection broke",
+                        self.rel(p)
+                    ));
+                }
+                parts.push(format!(
+                    "next: call migration_status once the database answers: if {v} is applied, nothing needs to run; if it is interrupted or pending, apply_migration with {{\"version\": \"{v}\"}} runs it (or remove the file if it should not)",
+                    v = f.version
+                ));
+            }
+        }
+        if let Some((p, v)) = theirs {
+            // This call's own migration never started: a pending one before it was running.
+            let _ = std::fs::remove_file(p);
+            parts.push(format!(
+                "this call's migration {v} never started, so its file {} was not kept",
+                self.rel(p)
+            ));
+        }
+        f.outcome = parts.join("; ");
+        Error::MigrationFailed(Box::new(f))
+    }
+
+    /// The history row of `version`, read on a new connection; connecting is retried for the
+    /// connect deadline, since a restarting server refuses connections for a moment.
+    async fn reread_history(&self, version: &str) -> Result<Option<crate::history::HistoryRow>> {
+        let budget = self
+            .config
+            .connect_timeout
+            .max(std::time::Duration::from_secs(1));
+        let started = std::time::Instant::now();
+        let conn = loop {
+            match self.connect("status").await {
+                Ok(c) => break c,
+                Err(e) if started.elapsed() >= budget => return Err(e),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+            }
+        };
+        let rows = self
+            .within(
+                "reading the history",
+                std::time::Duration::ZERO,
+                self.history().load(&conn.client),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .find(|r| Version::parse(&r.version) == Version::parse(version)))
+    }
+
+    /// Remove the history row of a migration of which nothing committed, under the lock.
+    async fn withdraw_after_loss(&self, version: &str) -> Result<()> {
+        let lock = self.take_lock().await?;
+        let conn = self.connect("apply").await;
+        let r = match conn {
+            Ok(conn) => {
+                self.history()
+                    .withdraw(
+                        &conn.client,
+                        version,
+                        "apply_migration lost its connection before any of its segments completed",
+                    )
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = lock.release().await {
+            tracing::warn!("{e}");
+        }
+        r
+    }
+
+    /// `path` relative to the project root, for messages.
+    fn rel(&self, path: &std::path::Path) -> String {
+        path.strip_prefix(&self.config.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
     }
 
     /// Validate the request and build the migration it describes (pure apart from reading the

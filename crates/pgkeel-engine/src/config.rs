@@ -14,6 +14,38 @@ use crate::error::{Error, Result};
 pub const CONFIG_FILE: &str = "pgkeel.toml";
 pub const DEFAULT_HISTORY_SCHEMA: &str = "pgkeel";
 pub const DEFAULT_LOG_FILE: &str = "logs/migration.log";
+/// `[database] connect_timeout` by default: long enough for a TLS handshake across the world
+/// and a cold server's authentication, short enough that a dead network or a silent server
+/// fails a command (or an MCP tool call) before a person or an agent gives up on it.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest value PostgreSQL accepts for its millisecond timeouts (`lock_timeout`,
+/// `statement_timeout`, `idle_in_transaction_session_timeout`, …): INT_MAX milliseconds,
+/// about 24.8 days. A larger value makes the `SET` fail.
+pub const PG_MAX_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// Whether PostgreSQL takes `d` as a millisecond timeout setting as meant: zero (no limit) or
+/// 1ms to [`PG_MAX_TIMEOUT`]. Below 1ms PostgreSQL would round it to 0, turning the limit off.
+pub fn check_pg_timeout(d: Duration) -> std::result::Result<(), String> {
+    let range = format!(
+        "PostgreSQL accepts \"0\" (no limit) or 1ms to {} ({}ms)",
+        humantime::format_duration(PG_MAX_TIMEOUT),
+        PG_MAX_TIMEOUT.as_millis()
+    );
+    if d > PG_MAX_TIMEOUT {
+        Err(format!(
+            "{} is out of range: {range}",
+            humantime::format_duration(d)
+        ))
+    } else if !d.is_zero() && d < Duration::from_millis(1) {
+        Err(format!(
+            "{} is below 1ms, which PostgreSQL would round to 0 (no limit): {range}",
+            humantime::format_duration(d)
+        ))
+    } else {
+        Ok(())
+    }
+}
 
 /// Effective configuration after file, environment and flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +69,10 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// PostgreSQL `statement_timeout` for migration statements (zero = none).
     pub statement_timeout: Duration,
+    /// How long pgkeel waits for the server (`[database] connect_timeout`, default 10s, zero =
+    /// no deadline): to connect (TCP, TLS, startup), and for each of its own catalog queries.
+    /// A `connect_timeout` in the URL wins (see [`crate::db::connect`]).
+    pub connect_timeout: Duration,
     /// Log file, relative to `root` unless absolute; `None` disables it.
     pub log_file: Option<PathBuf>,
     /// The project-local dev cluster (`[dev]`; see [`crate::dev`]).
@@ -142,6 +178,7 @@ struct DevSection {
 struct DatabaseSection {
     url: Option<String>,
     url_env: Option<String>,
+    connect_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -275,39 +312,64 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_HISTORY_SCHEMA.to_string());
         validate_identifier(&history_schema)?;
 
+        // A duration: flag > env > file > default, with where it came from (for messages).
         let duration = |flag: Option<Duration>,
                         env_name: &str,
                         file: &Option<String>,
+                        key: &str,
                         default: Duration|
-         -> Result<Duration> {
+         -> Result<(Duration, String)> {
             if let Some(d) = flag {
-                return Ok(d);
+                return Ok((d, format!("{key} (from the command line)")));
             }
             if let Some(v) = env.var(env_name) {
-                return parse_duration(&v).map_err(|e| Error::Config(format!("{env_name}: {e}")));
+                let d =
+                    parse_duration(&v).map_err(|e| Error::Config(format!("{env_name}: {e}")))?;
+                return Ok((d, format!("{env_name}={v:?}")));
             }
             if let Some(v) = file {
-                return parse_duration(v).map_err(|e| Error::Config(format!("{CONFIG_FILE}: {e}")));
+                let d = parse_duration(v)
+                    .map_err(|e| Error::Config(format!("{CONFIG_FILE} {key}: {e}")))?;
+                return Ok((d, format!("{CONFIG_FILE} {key} = {v:?}")));
             }
-            Ok(default)
+            Ok((default, format!("{key} (default)")))
         };
-        let lock_wait_timeout = duration(
+        // A duration pgkeel sends to PostgreSQL as a setting: refused here when PostgreSQL
+        // would refuse it (or silently turn it off), naming the setting and the range.
+        let pg_duration = |env_name: &str,
+                           file: &Option<String>,
+                           key: &str,
+                           default: Duration|
+         -> Result<Duration> {
+            let (d, source) = duration(None, env_name, file, key, default)?;
+            check_pg_timeout(d).map_err(|why| Error::Config(format!("{source}: {why}")))?;
+            Ok(d)
+        };
+        let (lock_wait_timeout, _) = duration(
             flags.lock_wait_timeout,
             "PGKEEL_LOCK_WAIT_TIMEOUT",
             &fc.apply.lock_wait_timeout,
+            "[apply] lock_wait_timeout",
             Duration::from_secs(60),
         )?;
-        let lock_timeout = duration(
-            None,
+        let lock_timeout = pg_duration(
             "PGKEEL_LOCK_TIMEOUT",
             &fc.apply.lock_timeout,
+            "[apply] lock_timeout",
             Duration::from_secs(5),
         )?;
-        let statement_timeout = duration(
-            None,
+        let statement_timeout = pg_duration(
             "PGKEEL_STATEMENT_TIMEOUT",
             &fc.apply.statement_timeout,
+            "[apply] statement_timeout",
             Duration::ZERO,
+        )?;
+        // Also sent as the catalog queries' statement_timeout (see crate::db::connect).
+        let connect_timeout = pg_duration(
+            "PGKEEL_CONNECT_TIMEOUT",
+            &fc.database.connect_timeout,
+            "[database] connect_timeout",
+            DEFAULT_CONNECT_TIMEOUT,
         )?;
 
         let log_file = flags
@@ -378,6 +440,7 @@ impl Config {
             lock_wait_timeout,
             lock_timeout,
             statement_timeout,
+            connect_timeout,
             log_file,
             dev,
             dev_database: false,
@@ -714,6 +777,58 @@ mod tests {
             ..Overrides::default()
         };
         assert!(resolve(None, &env(&[], &[]), &flags).is_err());
+    }
+
+    #[test]
+    fn timeouts_postgres_would_refuse_are_refused_naming_key_and_range() {
+        let file = |t: &str| resolve(Some(t), &env(&[], &[]), &Overrides::default());
+        let e = file("[apply]\nlock_timeout = \"30days\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[apply] lock_timeout = \"30days\"")
+                && e.contains("out of range")
+                && e.contains("2147483647ms")
+                && e.contains("24days 20h 31m 23s 647ms"),
+            "{e}"
+        );
+        let e = file("[apply]\nstatement_timeout = \"9999999h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[apply] statement_timeout") && e.contains("out of range"),
+            "{e}"
+        );
+        let e = file("[apply]\nlock_timeout = \"500us\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("below 1ms") && e.contains("round to 0"), "{e}");
+        let e = file("[database]\nconnect_timeout = \"25days\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[database] connect_timeout"), "{e}");
+        let e = resolve(
+            None,
+            &env(&[("PGKEEL_STATEMENT_TIMEOUT", "10000h")], &[]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("PGKEEL_STATEMENT_TIMEOUT=\"10000h\""), "{e}");
+        // The edges PostgreSQL accepts.
+        let c = file(
+            "[apply]\nlock_timeout = \"0\"\nstatement_timeout = \"2147483647ms\"\n\
+             [database]\nconnect_timeout = \"1ms\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.lock_timeout, Duration::ZERO);
+        assert_eq!(c.statement_timeout, PG_MAX_TIMEOUT);
+        assert_eq!(c.connect_timeout, Duration::from_millis(1));
+        let c = resolve(None, &env(&[], &[]), &Overrides::default()).unwrap();
+        assert_eq!(c.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        // The lock wait is pgkeel's own (never sent to PostgreSQL): no such limit.
+        let c = file("[apply]\nlock_wait_timeout = \"30days\"\n").unwrap();
+        assert_eq!(c.lock_wait_timeout, Duration::from_secs(30 * 86400));
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// The server stopped answering (a catalog query's client-side deadline passed) or the
+    /// connection broke outside a migration statement.
+    #[error("{context}: {message}")]
+    ConnectionLost { context: String, message: String },
+
     #[error("timed out after {}s waiting for the migration lock{}", .waited.as_secs_f64().round(), .holder.as_ref().map(|h| format!(": held by {h}")).unwrap_or_default())]
     LockTimeout {
         waited: Duration,
@@ -177,6 +182,15 @@ pub struct MigrationFailure {
     pub context: Option<String>,
     /// What state the database was left in, and what to run next.
     pub outcome: String,
+    /// The segment in flight (1-based) and how many the migration has, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<usize>,
+    /// The connection to the server was lost (or the server shut down) while it ran: not a
+    /// fault of the SQL. Its error code is `connection_lost` (exit 1), not `migration_failed`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub connection_lost: bool,
 }
 
 impl std::fmt::Display for MigrationFailure {
@@ -240,10 +254,13 @@ impl Error {
             Error::DownFile(_) => "bad_down_file",
             Error::Config(_) => "config",
             Error::Connect { .. } => "connect",
+            Error::Db { source, .. } if crate::db::is_connection_error(source) => "connection_lost",
             Error::Db { .. } => "database",
+            Error::ConnectionLost { .. } => "connection_lost",
             Error::LockTimeout { .. } => "lock_timeout",
             Error::Blocked(_) => "blocked",
             Error::LintBlocked { .. } => "lint_blocked",
+            Error::MigrationFailed(f) if f.connection_lost => "connection_lost",
             Error::MigrationFailed(_) => "migration_failed",
             Error::UnknownVersion { .. } => "unknown_version",
             Error::Refused(_) => "refused",

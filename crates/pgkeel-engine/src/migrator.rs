@@ -164,7 +164,11 @@ impl Migrator {
     /// Serve read operations (status, queries, schema description) from a pool of up to `size`
     /// connections. Applying, repairs and dry runs still use dedicated connections.
     pub fn with_pool(mut self, size: usize) -> Result<Migrator> {
-        self.pool = Some(db::pool::Pool::new(self.url()?, size)?);
+        self.pool = Some(db::pool::Pool::new(
+            self.url()?,
+            size,
+            self.config.connect_timeout,
+        )?);
         Ok(self)
     }
 
@@ -215,7 +219,42 @@ impl Migrator {
     }
 
     pub(crate) async fn connect(&self, purpose: &str) -> Result<Connection> {
-        db::connect(self.url()?, purpose, Some(self.events.clone())).await
+        db::connect(
+            self.url()?,
+            purpose,
+            Some(self.events.clone()),
+            self.config.connect_timeout,
+        )
+        .await
+    }
+
+    /// Wait for one of pgkeel's own catalog reads (`what` names it) at most the connect
+    /// deadline plus a second: on a live server the session's `statement_timeout` (the same
+    /// deadline, see [`db::connect`]) fires first with the server's own message; this catches a
+    /// server that stopped answering at all. `extra` is added for reads that set a longer
+    /// statement_timeout of their own (`execute_sql`).
+    pub(crate) async fn within<T>(
+        &self,
+        what: &str,
+        extra: std::time::Duration,
+        read: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let deadline = self.config.connect_timeout;
+        if deadline.is_zero() {
+            return read.await;
+        }
+        let limit = deadline + extra + std::time::Duration::from_secs(1);
+        match tokio::time::timeout(limit, read).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::ConnectionLost {
+                context: format!("{what} on {}", self.config.database_display()),
+                message: format!(
+                    "the server sent no answer for {} ([database] connect_timeout {} plus a second); it may be stopped, overloaded or cut off from this machine",
+                    humantime::format_duration(limit),
+                    humantime::format_duration(deadline)
+                ),
+            }),
+        }
     }
 
     /// Read the migration folders.
@@ -228,12 +267,30 @@ impl Migrator {
         let discovered = self.discover()?;
         let conn = self.read_conn("status").await?;
         let history = self.history();
-        let history_exists = history.format(&conn).await?.is_some();
-        let rows = history.load(&conn).await?;
-        let applier = lock::current_holder(&conn, &self.config.history_schema).await?;
+        let z = std::time::Duration::ZERO;
+        let history_exists = self
+            .within("reading the history format", z, history.format(&conn))
+            .await?
+            .is_some();
+        let rows = self
+            .within("reading the history", z, history.load(&conn))
+            .await?;
+        let applier = self
+            .within(
+                "looking up the migration lock's holder",
+                z,
+                lock::current_holder(&conn, &self.config.history_schema),
+            )
+            .await?;
         let live = plan::Liveness {
             applier_active: applier.is_some(),
-            live_backends: lock::live_backends(&conn).await?,
+            live_backends: self
+                .within(
+                    "listing the server's sessions",
+                    z,
+                    lock::live_backends(&conn),
+                )
+                .await?,
         };
         let plan = plan::build(&discovered.migrations, &rows, &live);
         Ok(StatusReport {
@@ -708,7 +765,12 @@ impl Migrator {
         opts: &crate::db::query::QueryOptions,
     ) -> Result<crate::db::query::QueryOutput> {
         let conn = self.read_conn("sql").await?;
-        crate::db::query::run(&conn, sql, opts).await
+        self.within(
+            "running the statement",
+            opts.statement_timeout,
+            crate::db::query::run(&conn, sql, opts),
+        )
+        .await
     }
 
     /// The live schema as one model (tables, views, enums, composite types, domains, functions),
@@ -718,13 +780,23 @@ impl Migrator {
         filter: &crate::db::introspect::SchemaFilter,
     ) -> Result<crate::db::introspect::SchemaModel> {
         let conn = self.read_conn("describe").await?;
-        crate::db::introspect::describe(&conn, filter).await
+        self.within(
+            "reading the schema",
+            std::time::Duration::ZERO,
+            crate::db::introspect::describe(&conn, filter),
+        )
+        .await
     }
 
     /// The audit log, newest first.
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
         let conn = self.read_conn("audit").await?;
-        self.history().audit_log(&conn, limit).await
+        self.within(
+            "reading the audit log",
+            std::time::Duration::ZERO,
+            self.history().audit_log(&conn, limit),
+        )
+        .await
     }
 
     /// Create the next migration file in the first configured folder. The file is created with

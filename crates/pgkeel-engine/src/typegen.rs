@@ -78,10 +78,14 @@ impl Migrator {
         };
         let model = {
             let conn = self.read_conn("types").await?;
-            crate::db::introspect::describe_detail(
-                &conn,
-                &filter,
-                crate::db::introspect::Detail::Types,
+            self.within(
+                "reading the schema for types",
+                std::time::Duration::ZERO,
+                crate::db::introspect::describe_detail(
+                    &conn,
+                    &filter,
+                    crate::db::introspect::Detail::Types,
+                ),
             )
             .await?
         };
@@ -168,7 +172,8 @@ impl Migrator {
         };
         // Read the files first: a broken migration folder is reported before a database exists.
         self.discover()?;
-        let scratch = Scratch::create(self.url()?, "pgkeel_verify").await?;
+        let scratch =
+            Scratch::create(self.url()?, "pgkeel_verify", self.config.connect_timeout).await?;
         let result = async {
             let mut config = self.config.clone();
             config.database_url = Some(scratch.url.clone());

@@ -135,7 +135,14 @@ async fn setup() -> (TestDb, Connection) {
         .batch_execute(FIXTURE)
         .await
         .expect("fixture");
-    let conn = db::connect(&t.url, "test", None).await.unwrap();
+    let conn = db::connect(
+        &t.url,
+        "test",
+        None,
+        pgkeel_engine::config::DEFAULT_CONNECT_TIMEOUT,
+    )
+    .await
+    .unwrap();
     (t, conn)
 }
 

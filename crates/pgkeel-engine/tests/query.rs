@@ -16,7 +16,14 @@ async fn setup() -> (TestDb, db::Connection) {
         )
         .await
         .unwrap();
-    let conn = db::connect(&t.url, "test", None).await.unwrap();
+    let conn = db::connect(
+        &t.url,
+        "test",
+        None,
+        pgkeel_engine::config::DEFAULT_CONNECT_TIMEOUT,
+    )
+    .await
+    .unwrap();
     (t, conn)
 }
 

@@ -7,9 +7,14 @@ use pgkeel_testkit::TestDb;
 const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 
 async fn uses_tls(url: &str) -> Result<bool, String> {
-    let conn = db::connect(url, "tls-test", None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let conn = db::connect(
+        url,
+        "tls-test",
+        None,
+        pgkeel_engine::config::DEFAULT_CONNECT_TIMEOUT,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let row = conn
         .client
         .query_one(

@@ -413,8 +413,20 @@ async fn run() -> Result<(), BoxError> {
     let replica_conn = pgkeel_testkit::connect(&url).await;
 
     let plain_url = without_tls(&url);
-    let engine_plain = pgkeel_engine::db::connect(&plain_url, "bench", None).await?;
-    let engine_conn = pgkeel_engine::db::connect(&url, "bench", None).await?;
+    let engine_plain = pgkeel_engine::db::connect(
+        &plain_url,
+        "bench",
+        None,
+        pgkeel_engine::config::DEFAULT_CONNECT_TIMEOUT,
+    )
+    .await?;
+    let engine_conn = pgkeel_engine::db::connect(
+        &url,
+        "bench",
+        None,
+        pgkeel_engine::config::DEFAULT_CONNECT_TIMEOUT,
+    )
+    .await?;
     let opts = QueryOptions::default();
     for c in [&engine_plain, &engine_conn] {
         let out = pgkeel_engine::db::query::run(&c.client, SQL, &opts).await?;

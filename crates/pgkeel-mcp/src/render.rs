@@ -50,6 +50,7 @@ pub fn error(e: &Error) -> CallToolResult {
 fn next_step(e: &Error) -> &'static str {
     match e {
         Error::Blocked(_) => "call migration_status to see each blocker and its fix; repairs (pgkeel repair …) are run by a person with the pgkeel CLI",
+        Error::MigrationFailed(f) if f.connection_lost => "the database connection was lost (not a fault of the SQL): call migration_status once the database answers again; it shows the migration as interrupted or pending, then call apply_migration again (it resumes after the completed segments)",
         Error::MigrationFailed(_) => "fix the SQL at the reported line, then call plan_migration again before apply_migration",
         Error::LintBlocked { .. } => "fix the SQL (plan_migration shows the findings and the safe form), or, if the user agreed to the risk, call apply_migration again with accept_lint: [{\"rule\": RULE, \"reason\": why it is safe}] (written into the file as a `-- pgkeel:accept RULE reason` line, so later replays need no flags)",
         Error::LockTimeout { .. } => "another applier is running migrations; call migration_status, then retry",
@@ -60,6 +61,8 @@ fn next_step(e: &Error) -> &'static str {
         Error::DuplicateVersion { .. } | Error::NonUtf8 { .. } | Error::UnmatchedName { .. } | Error::DownFile(_) => {
             "a migration file in the project needs fixing by a person (see the message)"
         }
+        Error::ConnectionLost { .. } => "the database stopped answering or the connection broke: call migration_status again in a moment; if it keeps failing, a person needs to check the database server",
+        Error::Db { source, .. } if pgkeel_engine::db::is_connection_error(source) => "the database connection broke: call the tool again in a moment (a new connection is opened); if it keeps failing, a person needs to check the database server",
         Error::Db { .. } => "read the SQLSTATE and hint in the message; for a query, correct it and call execute_sql again",
         Error::Io { .. } | Error::HistoryTooNew { .. } | Error::Dev { .. } => "a person needs to look at the server's environment (see the message)",
     }

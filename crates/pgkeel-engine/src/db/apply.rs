@@ -59,6 +59,10 @@ pub struct Executor<'a> {
     client: &'a Client,
     history: &'a HistoryTables,
     session_setup: String,
+    /// `[apply]`'s timeouts as configured, for the message when PostgreSQL refuses them.
+    timeouts: (Duration, Duration),
+    /// Whether this session already took `session_setup` once (see [`Executor::check_settings`]).
+    settings_checked: std::sync::atomic::AtomicBool,
     /// The backup catalog and window, when backups are on.
     backup: Option<(Catalog, Duration)>,
     /// SQL a dry run runs first inside its transaction (see [`Executor::with_dry_run_prelude`]).
@@ -86,6 +90,8 @@ impl<'a> Executor<'a> {
             client,
             history,
             session_setup,
+            timeouts: (lock_timeout, statement_timeout),
+            settings_checked: std::sync::atomic::AtomicBool::new(false),
             backup: None,
             dry_run_prelude: None,
             snapshot_prepared: std::sync::atomic::AtomicBool::new(false),
@@ -138,6 +144,34 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// Send the session settings alone once per session, before the first migration: in the
+    /// pipeline a refused `SET` would not stop the statements after it, and the migration would
+    /// run without its timeouts. (Config already refuses values out of PostgreSQL's range; this
+    /// catches whatever else a server refuses.)
+    async fn check_settings(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.settings_checked.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.client
+            .batch_execute(&self.session_setup)
+            .await
+            .map_err(|e| {
+                if super::is_connection_error(&e) {
+                    return Error::db("setting the session's timeouts", e);
+                }
+                Error::Config(format!(
+                    "PostgreSQL refused [apply] lock_timeout = {:?} / statement_timeout = {:?} (sent as {}): {}; nothing ran",
+                    humantime::format_duration(self.timeouts.0).to_string(),
+                    humantime::format_duration(self.timeouts.1).to_string(),
+                    self.session_setup.trim_start_matches("RESET ALL; ").trim_end_matches(';'),
+                    super::describe_pg_error(&e)
+                ))
+            })?;
+        self.settings_checked.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
     async fn pipeline(&self, queries: &[String]) -> Vec<QueryResult> {
         super::pipeline(self.client, queries).await
     }
@@ -145,6 +179,7 @@ impl<'a> Executor<'a> {
     /// Apply one migration (from its resume point). On failure the failure is recorded in
     /// history and returned as [`Error::MigrationFailed`].
     pub async fn apply(&self, job: &Job<'_>, events: &dyn Events) -> Result<Applied> {
+        self.check_settings().await?;
         let m = job.migration;
         let p = job.prepared;
         let total = p.segments.len();
@@ -240,13 +275,10 @@ impl<'a> Executor<'a> {
                 // The `running` marker is advisory (the history row is upserted inside the
                 // segment's own transaction), so its failure does not fail the migration (nor
                 // does preparing the snapshot: taking it then fails, with its own message).
+                // The session settings in front of it were taken once by check_settings.
                 for r in results.drain(..marker_len) {
                     if let Err(e) = r {
-                        tracing::warn!(
-                            "could not mark {} as running: {}",
-                            m.version,
-                            super::describe_pg_error(&e)
-                        );
+                        warn_prefix(&m.version.to_string(), &e);
                     }
                 }
                 if let Some((i, e)) = first_error(&results).map(|(i, e)| (i + marker_len, e)) {
@@ -269,11 +301,7 @@ impl<'a> Executor<'a> {
             } else {
                 for r in self.pipeline(&prefix.take().unwrap_or_default()).await {
                     if let Err(e) = r {
-                        tracing::warn!(
-                            "could not mark {} as running: {}",
-                            m.version,
-                            super::describe_pg_error(&e)
-                        );
+                        warn_prefix(&m.version.to_string(), &e);
                     }
                 }
                 if let Some(sql) = backup.take() {
@@ -388,13 +416,30 @@ impl<'a> Executor<'a> {
                 String::new()
             }
         ));
-        if self.client.is_closed() {
+        let lost = self.client.is_closed() || super::is_connection_error(e);
+        if lost {
             outcome = format!(
-                "the connection to the server was lost, so the failure could not be recorded: `pgkeel status` shows the migration as interrupted, and `pgkeel up` resumes it{}",
+                "the connection to the server was lost while segment {} of {total} ran, so the failure could not be recorded: {}; `pgkeel status` shows the migration as interrupted, and `pgkeel up` resumes it{}",
+                segment + 1,
+                if segment > 0 {
+                    format!("segments 1–{segment} completed and stay applied")
+                } else if seg.transactional && statement.is_some() {
+                    format!(
+                        "statement {} was running, so its transaction was rolled back",
+                        statement.map_or(0, |i| i + 1)
+                    )
+                } else if seg.transactional {
+                    "its transaction was rolled back by the server unless the COMMIT reached it first".to_string()
+                } else {
+                    "the statement ran outside a transaction and may or may not have completed".to_string()
+                },
                 if segment > 0 { format!(" at segment {}", segment + 1) } else { String::new() }
             );
         }
         let mut failure = failure_from(m, p, statement, e, outcome);
+        failure.segment = Some(segment + 1);
+        failure.segments = Some(total);
+        failure.connection_lost = lost;
         if !where_.is_empty() {
             failure.message = format!("{} ({where_})", failure.message);
         }
@@ -402,7 +447,7 @@ impl<'a> Executor<'a> {
             version: m.version.to_string(),
         });
         let json = serde_json::to_string(&failure).unwrap_or_else(|_| "{}".into());
-        if self.client.is_closed() {
+        if lost {
             // Nothing to record on a dead connection; the outcome says what to do.
         } else if let Err(rec) = self
             .client
@@ -423,6 +468,7 @@ impl<'a> Executor<'a> {
     /// that cannot run in a transaction are listed, not run. Stops at the first failure.
     pub async fn dry_run(&self, jobs: &[Job<'_>]) -> Result<DryRun> {
         let mut report = DryRun::default();
+        self.check_settings().await?;
         self.client
             .batch_execute(&format!("{} BEGIN;", self.session_setup))
             .await
@@ -531,6 +577,15 @@ pub struct SkippedStatement {
 
 /// Turn a driver error into a [`MigrationFailure`] with the file position of the statement, or
 /// of the exact character the server pointed at.
+/// A failure ahead of a migration's first segment (the session settings, the `running`
+/// marker): never fatal by itself, so say what failed without guessing which of them it was.
+fn warn_prefix(version: &str, e: &tokio_postgres::Error) {
+    tracing::warn!(
+        "before migration {version}: the session settings or the `running` marker failed: {}",
+        super::describe_pg_error(e)
+    );
+}
+
 pub(crate) fn failure_from(
     m: &Migration,
     p: &Prepared,
@@ -571,5 +626,8 @@ pub(crate) fn failure_from(
         hint: db.and_then(|d| d.hint().map(str::to_string)),
         context: db.and_then(|d| d.where_().map(str::to_string)),
         outcome,
+        segment: None,
+        segments: None,
+        connection_lost: super::is_connection_error(e),
     }
 }

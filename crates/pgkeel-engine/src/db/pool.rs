@@ -3,6 +3,9 @@
 //! connection. Writes never use it: the applier's lock and executor get dedicated connections,
 //! because a session-level advisory lock or a session setting must not go back into a pool.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
 
 use crate::error::{Error, Result};
@@ -12,18 +15,68 @@ use crate::error::{Error, Result};
 pub struct Pool {
     inner: deadpool_postgres::Pool,
     target: String,
+    /// Why the last connection attempt timed out (the driver's own error type cannot carry
+    /// the host and phase through deadpool, so the message waits here for [`Pool::get`]).
+    timed_out: Arc<Mutex<Option<String>>>,
 }
 
 /// A connection borrowed from the pool; it goes back when dropped.
 pub type Pooled = deadpool_postgres::Object;
 
+/// Opens the pool's connections through [`super::Driver`], so they get the same deadline,
+/// phases and catalog statement_timeout as every other connection.
+struct Connect {
+    driver: Arc<super::Driver>,
+    timed_out: Arc<Mutex<Option<String>>>,
+}
+
+impl deadpool_postgres::Connect for Connect {
+    fn connect(
+        &self,
+        _: &tokio_postgres::Config,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        std::result::Result<
+            (tokio_postgres::Client, tokio::task::JoinHandle<()>),
+            tokio_postgres::Error,
+        >,
+    > {
+        Box::pin(async move {
+            match self.driver.connect().await {
+                Ok((client, connection)) => {
+                    let task = tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!("pooled connection closed: {e}");
+                        }
+                    });
+                    Ok((client, task))
+                }
+                Err(super::ConnectFail::Driver(e)) => Err(e),
+                Err(super::ConnectFail::TimedOut(m)) => {
+                    if let Ok(mut slot) = self.timed_out.lock() {
+                        *slot = Some(m);
+                    }
+                    Err(tokio_postgres::Error::__private_api_timeout())
+                }
+            }
+        })
+    }
+}
+
 impl Pool {
-    /// Build a pool of at most `size` connections (opened lazily).
-    pub fn new(url: &str, size: usize) -> Result<Pool> {
-        let (config, tls, target) = super::driver_config(url, "mcp")?;
-        let manager = Manager::from_config(
+    /// Build a pool of at most `size` connections (opened lazily), each opened within
+    /// `deadline` (see [`super::connect`]).
+    pub fn new(url: &str, size: usize, deadline: Duration) -> Result<Pool> {
+        let driver = super::driver_config(url, "mcp", deadline)?;
+        let target = driver.target.clone();
+        let config = driver.config.clone();
+        let timed_out = Arc::new(Mutex::new(None));
+        let manager = Manager::from_connect(
             config,
-            tls,
+            Connect {
+                driver: Arc::new(driver),
+                timed_out: timed_out.clone(),
+            },
             ManagerConfig {
                 // A closed connection is replaced; no extra query per borrow (tool calls are
                 // latency-sensitive). A connection the server dropped while idle fails its next
@@ -38,7 +91,11 @@ impl Pool {
                 target: target.clone(),
                 message: e.to_string(),
             })?;
-        Ok(Pool { inner, target })
+        Ok(Pool {
+            inner,
+            target,
+            timed_out,
+        })
     }
 
     /// Borrow a connection.
@@ -46,7 +103,13 @@ impl Pool {
         self.inner.get().await.map_err(|e| Error::Connect {
             target: self.target.clone(),
             message: match e {
-                deadpool_postgres::PoolError::Backend(e) => super::describe_pg_error(&e),
+                deadpool_postgres::PoolError::Backend(e) => self
+                    .timed_out
+                    .lock()
+                    .ok()
+                    .and_then(|mut slot| slot.take())
+                    .filter(|_| e.to_string() == "timeout waiting for server")
+                    .unwrap_or_else(|| super::describe_pg_error(&e)),
                 other => other.to_string(),
             },
         })

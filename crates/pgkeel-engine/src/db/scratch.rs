@@ -12,13 +12,15 @@ pub struct Scratch {
     pub name: String,
     /// `admin_url` pointed at the new database.
     pub url: String,
+    /// The connect deadline (`[database] connect_timeout`).
+    deadline: std::time::Duration,
 }
 
 impl Scratch {
     /// Create `pgkeel_verify_<random>` on the server of `url` (needs CREATEDB).
-    pub async fn create(url: &str, prefix: &str) -> Result<Scratch> {
+    pub async fn create(url: &str, prefix: &str, deadline: std::time::Duration) -> Result<Scratch> {
         let name = format!("{prefix}_{}", random_suffix());
-        let conn = connect(url, "scratch database", None).await?;
+        let conn = connect(url, "scratch database", None, deadline).await?;
         conn.client
             .batch_execute(&format!("CREATE DATABASE {}", ident(&name)))
             .await
@@ -27,12 +29,13 @@ impl Scratch {
             admin_url: url.to_string(),
             url: with_database(url, &name),
             name,
+            deadline,
         })
     }
 
     /// Drop the database (closing any session still in it).
     pub async fn drop_database(self) -> Result<()> {
-        let conn = connect(&self.admin_url, "scratch database", None).await?;
+        let conn = connect(&self.admin_url, "scratch database", None, self.deadline).await?;
         conn.client
             .batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",

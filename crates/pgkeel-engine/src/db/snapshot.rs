@@ -304,6 +304,9 @@ fn failed(
         hint: db.and_then(|d| d.hint().map(str::to_string)),
         context: db.and_then(|d| d.where_().map(str::to_string)),
         outcome: "the rollback ran in one transaction and was undone: nothing changed".into(),
+        segment: None,
+        segments: None,
+        connection_lost: e.is_some_and(super::is_connection_error),
     }))
 }
 

@@ -457,9 +457,14 @@ pub async fn resolve(config: &mut Config, announce: &mut dyn FnMut(&str)) -> Res
     Ok(true)
 }
 
+/// The deadline of the dev cluster's own admin connections (a cluster on this machine that
+/// pgkeel just started; the project's `[database] connect_timeout` applies once the dev
+/// database is the configured one).
+const ADMIN_DEADLINE: std::time::Duration = crate::config::DEFAULT_CONNECT_TIMEOUT;
+
 /// Create database `db` on the dev cluster unless it exists.
 async fn ensure_database(port: u16, db: &str) -> Result<()> {
-    let admin = crate::db::connect(&url(port, "postgres"), "dev", None).await?;
+    let admin = crate::db::connect(&url(port, "postgres"), "dev", None, ADMIN_DEADLINE).await?;
     let exists = admin
         .client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
@@ -478,7 +483,7 @@ async fn ensure_database(port: u16, db: &str) -> Result<()> {
 
 /// Drop database `db` (closing its sessions) and create it empty.
 async fn recreate_database(port: u16, db: &str, force: bool) -> Result<()> {
-    let admin = crate::db::connect(&url(port, "postgres"), "dev", None).await?;
+    let admin = crate::db::connect(&url(port, "postgres"), "dev", None, ADMIN_DEADLINE).await?;
     let force = if force { " WITH (FORCE)" } else { "" };
     admin
         .client

@@ -230,6 +230,11 @@ impl crate::Migrator {
             return Ok(None);
         }
         let conn = self.connect("seed").await?;
-        run_seed(&conn.client, &self.config.root).await
+        run_seed(
+            &conn.client,
+            &self.config.root,
+            self.config.statement_timeout,
+        )
+        .await
     }
 }

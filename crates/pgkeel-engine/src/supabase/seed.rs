@@ -17,8 +17,14 @@ pub struct SeedReport {
 }
 
 /// Run `<root>/supabase/seed.sql` in one transaction, if the file exists (`Ok(None)` if not).
-/// A failure rolls the whole seed back and names the file.
-pub async fn run_seed(client: &Client, root: &Path) -> Result<Option<SeedReport>> {
+/// A failure rolls the whole seed back and names the file. Data like a migration's, so it runs
+/// under `[apply] statement_timeout` (`statement_timeout`; zero = none), not under the
+/// connection's catalog deadline.
+pub async fn run_seed(
+    client: &Client,
+    root: &Path,
+    statement_timeout: std::time::Duration,
+) -> Result<Option<SeedReport>> {
     let path = root.join(SEED_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -27,7 +33,10 @@ pub async fn run_seed(client: &Client, root: &Path) -> Result<Option<SeedReport>
     };
     let text = crate::checksum::normalize(&text);
     if let Err(e) = client
-        .batch_execute(&format!("BEGIN;\n{text}\n;COMMIT;"))
+        .batch_execute(&format!(
+            "BEGIN;\nSET LOCAL statement_timeout = {};\n{text}\n;COMMIT;",
+            statement_timeout.as_millis()
+        ))
         .await
     {
         let _ = client.batch_execute("ROLLBACK").await;

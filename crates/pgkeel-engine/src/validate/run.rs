@@ -143,8 +143,18 @@ impl Migrator {
         };
         // Both run to completion (no early return on the first error): the describe
         // transaction must end with its ROLLBACK before the connection goes back to a pool.
-        let (findings, model) = futures_util::join!(run_checks, describe);
-        let (mut findings, model) = (findings?, model?);
+        // Several pipelined queries: the client-side deadline gets twice the connect deadline
+        // (each query is also bounded by the session's statement_timeout on the server).
+        let (mut findings, model) = self
+            .within(
+                "running the health checks and reading the schema",
+                self.config.connect_timeout,
+                async {
+                    let (findings, model) = futures_util::join!(run_checks, describe);
+                    Ok((findings?, model?))
+                },
+            )
+            .await?;
 
         for f in &mut findings {
             if let Some((_, Some(sev))) = selected.iter().find(|(id, _)| *id == f.check) {

@@ -264,6 +264,14 @@ impl PgkeelServer {
                         summary.push_str(&after_lines(&out));
                         Ok(render::ok(summary, &out))
                     }
+                    Err(Error::MigrationFailed(f)) if f.connection_lost => {
+                        // Not the SQL's fault: the outcome says what was in flight, what
+                        // history says now, what became of the file, and the next call.
+                        let text = format!("Connection lost (not a fault of the SQL): {}.", f.outcome);
+                        let mut r = render::error(&Error::MigrationFailed(f));
+                        r.content = vec![rmcp::model::ContentBlock::text(text)];
+                        Ok(r)
+                    }
                     Err(Error::MigrationFailed(f)) => {
                         let text = format!(
                             "Migration failed: {} {}\nNext: fix the SQL and call plan_migration again.",
@@ -320,11 +328,16 @@ impl PgkeelServer {
                         match report.failure {
                             Some(f) => Ok(render::failed(
                                 format!(
-                                    "Applied {} migration(s), then {} failed: {} {}{after}",
+                                    "Applied {} migration(s), then {} failed: {} {}{after}{}",
                                     applied.len(),
                                     f.version,
                                     failure_line(&f),
-                                    f.outcome
+                                    f.outcome,
+                                    if f.connection_lost {
+                                        format!("\nNext: the connection was lost (not a fault of the SQL); call migration_status once the database answers, then apply_migration with {{\"version\": \"{version}\"}} again to resume.")
+                                    } else {
+                                        String::new()
+                                    }
                                 ),
                                 &out,
                             )),

@@ -1,0 +1,218 @@
+//! Network faults through the binary: a server that accepts TCP and never answers (a deadline,
+//! naming host and phase, exit 1), settings PostgreSQL would refuse (refused at config load),
+//! a bad URL (names the bad part), and a connection lost while a migration runs (exit 1, code
+//! `connection_lost`, not a migration failure).
+
+mod cli_support;
+use cli_support::{run_command, Ctx};
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+/// A listener on 127.0.0.1 that accepts every connection and never sends a byte (the
+/// connections are kept open until the process ends). Returns its port.
+fn silent_listener() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_silent_server_fails_status_within_the_url_deadline_naming_host_and_phase() {
+    let ctx = Ctx::new().await;
+    ctx.write("migrations/001_a.sql", "create table a(id int);\n");
+    let port = silent_listener();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/x?connect_timeout=2");
+    let started = Instant::now();
+    let mut c = cli_support::pgkeel_command(ctx.root());
+    c.args(["--database-url", &url, "--json", "status"]);
+    let r = run_command(c);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(6), "took {took:?}:\n{r}");
+    assert!(took >= Duration::from_millis(1900), "took {took:?}:\n{r}");
+    assert_eq!(r.code, 1, "{r}");
+    let doc = r.json();
+    assert_eq!(doc["error"]["code"], "connect", "{doc}");
+    let msg = doc["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains(&format!("127.0.0.1:{port}"))
+            && msg.contains("phase startup")
+            && msg.contains("2s"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_server_fails_status_within_the_configured_deadline() {
+    let ctx = Ctx::new().await;
+    ctx.write("migrations/001_a.sql", "create table a(id int);\n");
+    ctx.write("pgkeel.toml", "[database]\nconnect_timeout = \"1500ms\"\n");
+    let port = silent_listener();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/x");
+    let started = Instant::now();
+    let mut c = cli_support::pgkeel_command(ctx.root());
+    c.args(["--database-url", &url, "status"]);
+    let r = run_command(c);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "took {took:?}:\n{r}");
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr.contains(&format!("127.0.0.1:{port}"))
+            && r.stderr.contains("phase startup")
+            && r.stderr.contains("1s 500ms"),
+        "{r}"
+    );
+    // `up` takes the same path (executor, then lock).
+    let mut c = cli_support::pgkeel_command(ctx.root());
+    c.args(["--database-url", &url, "up"]);
+    let started = Instant::now();
+    let r = run_command(c);
+    assert!(started.elapsed() < Duration::from_secs(5), "{r}");
+    assert_eq!(r.code, 1, "{r}");
+}
+
+#[tokio::test]
+async fn timeouts_postgres_would_refuse_are_refused_when_pgkeel_toml_is_read() {
+    let ctx = Ctx::new().await;
+    ctx.write("migrations/001_a.sql", "create table a(id int);\n");
+    for (toml, key) in [
+        (
+            "[apply]\nlock_timeout = \"30days\"\n",
+            "[apply] lock_timeout",
+        ),
+        (
+            "[apply]\nstatement_timeout = \"100000h\"\n",
+            "[apply] statement_timeout",
+        ),
+        (
+            "[database]\nconnect_timeout = \"30days\"\n",
+            "[database] connect_timeout",
+        ),
+    ] {
+        ctx.write("pgkeel.toml", toml);
+        let r = ctx.run(&["up"]);
+        assert_eq!(r.code, 2, "{toml}: {r}");
+        assert!(
+            r.stderr.contains(key)
+                && r.stderr.contains("out of range")
+                && r.stderr.contains("2147483647ms"),
+            "{toml}: {r}"
+        );
+        assert!(!r.stderr.contains("could not mark"), "{r}");
+    }
+    // The same range for `sql --timeout` (sent as statement_timeout).
+    let r = ctx.run(&["sql", "--timeout", "30days", "select 1"]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr.contains("out of range") && r.stderr.contains("2147483647ms"),
+        "{r}"
+    );
+    // Nothing ran: no history schema.
+    let c = ctx.client().await;
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgkeel'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn a_bad_url_names_the_bad_part() {
+    let ctx = Ctx::new().await;
+    for (url, part) in [
+        ("postgres://postgres@127.0.0.1:54x2/db", "`port`"),
+        (
+            "postgres://postgres@127.0.0.1/db?sslmod=require",
+            "unknown option `sslmod`",
+        ),
+        (
+            "postgres://postgres@127.0.0.1/db?sslmode=sometimes",
+            "`sslmode`",
+        ),
+        (
+            "postgres://postgres@127.0.0.1/db?connect_timeout=soon",
+            "`connect_timeout`",
+        ),
+        ("localhost:5432/db", "key=value"),
+    ] {
+        let mut c = cli_support::pgkeel_command(ctx.root());
+        c.args(["--database-url", url, "status"]);
+        let r = run_command(c);
+        assert_eq!(r.code, 2, "{url}: {r}");
+        assert!(r.stderr.contains(part), "{url}: {r}");
+        assert!(
+            !r.stderr
+                .contains("invalid connection string: invalid connection string"),
+            "{r}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_during_up_exits_1_with_code_connection_lost() {
+    let ctx = Ctx::new().await;
+    ctx.write(
+        "migrations/001_slow.sql",
+        "create table slow(id int);\nselect pg_sleep(30);\n",
+    );
+    let child = ctx
+        .command(&["--json", "up"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let c = ctx.client().await;
+    // Wait for the migration's pg_sleep, then end its backend (as a server restart does).
+    let started = Instant::now();
+    loop {
+        let n: i64 = c
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query LIKE 'select pg_sleep(30)%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "pg_sleep never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = cli_support::Run::from_output(child.wait_with_output().expect("wait"));
+    assert_eq!(
+        r.code, 1,
+        "a lost connection is exit 1 (docs/TOOLS.md):\n{r}"
+    );
+    let doc = r.json();
+    assert_eq!(doc["error"]["code"], "connection_lost", "{doc}");
+    let failure = &doc["error"]["failure"];
+    assert_eq!(failure["connection_lost"], true, "{doc}");
+    assert_eq!(failure["segment"], 1, "{doc}");
+    let outcome = failure["outcome"].as_str().unwrap_or_default();
+    assert!(
+        outcome.contains("connection to the server was lost") && outcome.contains("interrupted"),
+        "{outcome}"
+    );
+    // Nothing of the migration committed.
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM pg_class WHERE relname = 'slow'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}
