@@ -1005,10 +1005,20 @@ async fn sigkill_during_migration_leaves_it_interrupted_and_up_completes_it() {
     );
     let c = ctx.client().await;
     let mut child = ctx.spawn(&["up"]);
+    // Killed while the server runs the long statement (the `running` marker commits before the
+    // statement reaches the server, so the marker alone is too early a sign).
     wait_until(
         Duration::from_secs(20),
-        "the migration to be running",
-        || migration_running(&c),
+        "the long statement to be running",
+        || async {
+            migration_running(&c).await
+                && c.query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'select pg_sleep(30)%'",
+                    &[],
+                )
+                .await
+                .is_ok_and(|r| r.get::<_, i64>(0) > 0)
+        },
     )
     .await;
     child.kill().expect("SIGKILL pgkeel");
