@@ -4,7 +4,11 @@
 //! is. Rules:
 //! - `*.sql` files whose names match a scheme (see [`crate::version`]) are migrations;
 //!   `NAME.down.sql` is the down migration of `NAME.sql`.
-//! - `*.sql.skip` and non-`.sql` files are ignored.
+//! - `*.sql.skip` and non-`.sql` files are ignored. Only the lower-case `.sql` extension is read
+//!   (as the Supabase CLI, sqlx, Flyway and golang-migrate do); a name ending in another case of
+//!   it (`.SQL`, `.Sql`) is a warning naming the rename, never a silent skip (see
+//!   [`extension_case_warning`]). Reading it would make the same file a migration on a
+//!   case-insensitive file system and for pgkeel, but not for the other tools of a project.
 //! - A `.sql` file matching no scheme is reported: a warning, or an error in strict mode. It is
 //!   never silently skipped.
 //! - Two files with the same version (compared as numbers, across all folders) are an error that
@@ -54,6 +58,23 @@ impl Discovered {
     pub fn last(&self) -> Option<&Migration> {
         self.migrations.last()
     }
+}
+
+/// The warning for a file whose extension is `.sql` in another case (`X.SQL`, `X.Sql`,
+/// `X.down.SQL`): it is not read, and the warning names the rename that makes it a migration.
+pub fn extension_case_warning(file_name: &str, path: &str) -> Option<Warning> {
+    let stem_len = file_name.len().checked_sub(4)?;
+    let ext = file_name.get(stem_len..)?;
+    if ext == ".sql" || !ext.eq_ignore_ascii_case(".sql") {
+        return None;
+    }
+    let renamed = format!("{}.sql", &file_name[..stem_len]);
+    Some(Warning {
+        path: path.to_string(),
+        message: format!(
+            "extension `{ext}` is not lower-case `.sql`, so this file is not read as a migration; rename it to {renamed} (or add .skip to ignore it)"
+        ),
+    })
 }
 
 /// Decide what each file is. `strict` turns unmatched `.sql` names into errors.
@@ -254,5 +275,30 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("m/001_a.sql:1:1: unknown directive"));
+    }
+
+    #[test]
+    fn other_cases_of_the_sql_extension_are_warned_about_with_the_rename() {
+        let w = extension_case_warning("001_init.SQL", "m/001_init.SQL").unwrap();
+        assert_eq!(w.path, "m/001_init.SQL");
+        assert!(
+            w.message.contains("rename it to 001_init.sql"),
+            "{}",
+            w.message
+        );
+        assert!(extension_case_warning("002_x.down.Sql", "m/002_x.down.Sql")
+            .unwrap()
+            .message
+            .contains("rename it to 002_x.down.sql"));
+        for quiet in [
+            "001_a.sql",
+            "README.md",
+            "001_a.sql.skip",
+            "sql",
+            "x.SQL.skip",
+            "é.md",
+        ] {
+            assert_eq!(extension_case_warning(quiet, quiet), None, "{quiet}");
+        }
     }
 }

@@ -41,6 +41,24 @@ pub struct Statement {
     pub rehearsal: Option<String>,
 }
 
+impl Statement {
+    /// Nothing but `;` (and white space or comments): squawk reads `;;` as two empty
+    /// statements. They stay in the list (so statement numbers and resume points do not move),
+    /// but a migration of only these has nothing to run.
+    pub fn is_empty(&self) -> bool {
+        squawk_lexer::tokenize(&self.sql).all(|t| {
+            matches!(
+                t.kind,
+                squawk_lexer::TokenKind::Semi
+                    | squawk_lexer::TokenKind::Whitespace
+                    | squawk_lexer::TokenKind::LineComment
+                    | squawk_lexer::TokenKind::BlockComment { .. }
+                    | squawk_lexer::TokenKind::Eof
+            )
+        })
+    }
+}
+
 /// A transaction-control statement found inside a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -22,8 +22,12 @@
 //! - **Ignores.** squawk's own comments work as squawk documents them: `-- squawk-ignore RULE[,
 //!   RULE]` on the line before a statement (or inside it), `-- squawk-ignore-file [RULE, …]`
 //!   anywhere; a file-level ignore covers both parts of the file.
-//! - **Parse errors** are not findings (the statement splitter reports them); squawk lints what
-//!   it could read.
+//! - **Parse errors** are findings of severity error (rule [`SYNTAX_ERROR`], in both parts), so
+//!   `pgkeel lint` never says "0 errors" about a file it could not read; a psql meta-command
+//!   (`\i`, `\set`, …, see [`crate::psql`]) is one finding of its own ([`PSQL_META_COMMAND`])
+//!   with the SQL alternative, instead of the parse errors it causes on its line. squawk lints
+//!   what it could read. Neither blocks an apply (see [`super::accept::blocks`]): a run refuses
+//!   meta-commands before lint, and sends SQL squawk cannot read to the server unsplit.
 
 use std::str::FromStr;
 
@@ -37,6 +41,11 @@ use super::LintFinding;
 use crate::migration::{DownSource, Migration};
 use crate::statements::LineIndex;
 use crate::validate::Severity;
+
+/// The rule id of a finding for SQL squawk's parser cannot read.
+pub const SYNTAX_ERROR: &str = "syntax-error";
+/// The rule id of a finding for a psql meta-command.
+pub const PSQL_META_COMMAND: &str = "psql-meta-command";
 
 /// Rules pgkeel never runs: see the module documentation.
 pub const HANDLED_BY_PGKEEL: &[&str] = &[
@@ -245,6 +254,9 @@ pub fn lint_with_facts(m: &Migration, s: &LintSettings) -> (Vec<LintFinding>, Ve
         .map(|p| statement_facts(p, m.up_range.start))
         .unwrap_or_default();
     let mut out = Vec::new();
+    for (part, parse) in parts.iter().zip(&parsed) {
+        out.extend(syntax_findings(part, parse));
+    }
     for (i, (part, parse)) in parts.iter().zip(&parsed).enumerate() {
         let section = &part.text[part.range.clone()];
         let violations = linter(s, assume_in_transaction).lint(parse, section);
@@ -303,6 +315,66 @@ pub fn lint_with_facts(m: &Migration, s: &LintSettings) -> (Vec<LintFinding>, Ve
         }
     }
     (out, facts)
+}
+
+/// The parse errors of a part as findings: one per psql meta-command (its line's parse errors
+/// are its consequence), then squawk's errors on the other lines.
+fn syntax_findings(part: &Part<'_>, parse: &Parse<SourceFile>) -> Vec<LintFinding> {
+    let errors = parse.errors();
+    if errors.is_empty() {
+        return Vec::new();
+    }
+    let index = LineIndex::new(part.text);
+    let finding = |rule: &str, start: usize, end: usize, message: String, help: &str| {
+        let (line, column) = index.position(start);
+        let (end_line, end_column) = index.position(end);
+        LintFinding {
+            rule: rule.to_string(),
+            severity: Severity::Error,
+            path: part.path.to_string(),
+            line,
+            column,
+            end_line,
+            end_column,
+            message,
+            help: Some(help.to_string()),
+            part: part.name,
+            reason: None,
+            offset: start,
+            accepted: None,
+        }
+    };
+    let metas = crate::psql::meta_commands(part.text, part.range.clone());
+    let mut out: Vec<LintFinding> = metas
+        .iter()
+        .map(|m| {
+            finding(
+                PSQL_META_COMMAND,
+                m.offset,
+                m.offset + m.command.len(),
+                m.message(),
+                "pgkeel runs SQL only: psql's backslash commands are refused before anything runs",
+            )
+        })
+        .collect();
+    // One finding per line: the parser's recovery reports each following token again.
+    let mut lines_done: Vec<usize> = out.iter().map(|f| f.line).collect();
+    for e in errors {
+        let start = part.range.start + usize::from(e.range().start());
+        let end = part.range.start + usize::from(e.range().end());
+        let f = finding(
+            SYNTAX_ERROR,
+            start,
+            end.max(start),
+            format!("the SQL does not parse here: {}", e.message()),
+            "fix the SQL at this position; if it is valid PostgreSQL that squawk's parser does not know yet, `pgkeel up` sends the file to the server unsplit and the server judges it (its dry run shows the verdict first)",
+        );
+        if !lines_done.contains(&f.line) {
+            lines_done.push(f.line);
+            out.push(f);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -484,8 +556,23 @@ mod tests {
     }
 
     #[test]
-    fn parse_errors_are_not_findings_and_a_down_file_is_linted_under_its_own_path() {
-        assert!(lint(&mig("create tabel x (id int);\n"), &quiet()).is_empty());
+    fn parse_errors_are_error_findings_with_their_position() {
+        let f = lint(
+            &mig("create table t (id bigint);\ninsert into t valuez (1);\n"),
+            &quiet(),
+        );
+        assert_eq!(brief(&f), ["2:14-2:14 error syntax-error up"], "{f:#?}");
+        assert_eq!(f[0].path, "migrations/001_x.sql");
+        assert!(f[0].message.contains("does not parse"), "{}", f[0].message);
+        let f = lint(&mig("\\set x 1\nselect 1;\n"), &quiet());
+        assert_eq!(brief(&f), ["1:1-1:5 error psql-meta-command up"]);
+        assert!(f[0].message.contains("set_config"), "{}", f[0].message);
+        // A backslash in a literal is SQL: no finding.
+        assert!(lint(&mig("select E'a\\nb', '\\set';\n"), &quiet()).is_empty());
+    }
+
+    #[test]
+    fn a_down_file_is_linted_under_its_own_path() {
         let mut m = mig("create table t (id bigint generated always as identity primary key);\n");
         m.attach_down_file("migrations/001_x.down.sql".into(), "\ndrop table t;\n")
             .unwrap();
