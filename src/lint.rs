@@ -71,7 +71,7 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
                 "enabled": enabled,
                 "files": r.files,
                 "findings": r.findings,
-                "warnings": r.warnings,
+                "discovery_warnings": r.warnings,
                 "errors": errors,
                 "warnings": warnings,
                 "infos": infos,
