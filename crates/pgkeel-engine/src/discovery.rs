@@ -97,16 +97,17 @@ pub fn discover(files: Vec<RawFile>, strict: bool) -> Result<Discovered> {
             });
             continue;
         };
-        let text = std::str::from_utf8(&file.bytes).map_err(|e| Error::NonUtf8 {
+        // Moved, not copied: the file's bytes become the migration's content.
+        let text = String::from_utf8(file.bytes).map_err(|e| Error::NonUtf8 {
             path: file.path.clone(),
-            offset: e.valid_up_to(),
+            offset: e.utf8_error().valid_up_to(),
         })?;
         if parsed.is_down {
-            downs.push((parsed.version, parsed.name, file.path, text.to_string()));
+            downs.push((parsed.version, parsed.name, file.path, text));
             continue;
         }
         let migration =
-            Migration::from_text(parsed.version.clone(), parsed.name, file.path.clone(), text)
+            Migration::from_owned(parsed.version.clone(), parsed.name, file.path.clone(), text)
                 .map_err(|e| Error::Directive {
                     path: file.path.clone(),
                     line: e.line,

@@ -81,7 +81,18 @@ impl Migration {
         path: String,
         raw: &str,
     ) -> Result<Migration, DirectiveError> {
-        let content = checksum::normalize(raw);
+        Migration::from_owned(version, name, path, raw.to_string())
+    }
+
+    /// [`Migration::from_text`] taking the text by value: it is kept as the content without a
+    /// copy when it needs no normalising.
+    pub fn from_owned(
+        version: Version,
+        name: String,
+        path: String,
+        raw: String,
+    ) -> Result<Migration, DirectiveError> {
+        let content = checksum::normalize_owned(raw);
         let checksum = checksum::sha256_hex(content.as_bytes());
         let mut no_transaction = false;
         let mut down_at: Option<usize> = None;
