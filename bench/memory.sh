@@ -2,7 +2,8 @@
 # Peak memory (RSS) of `pgkeel up` and `pgkeel lint` on one large migration: BENCH_MEMORY_ROWS
 # INSERT statements (default 441000, about 50 MB) after a CREATE TABLE, against baselines
 # measured in the same run on the same file: `cat FILE` and `wc -c FILE` (reading it), and
-# `psql -f FILE` (PostgreSQL's own client applying it, on a database of its own). Prints each
+# `psql -1 -f FILE` (PostgreSQL's own client applying it in one transaction, as pgkeel does, on
+# a database of its own). Prints each
 # peak and its ratio to the file size and to psql's; does not pass or fail on them (a missed
 # goal is printed as MISSED). Exits non-zero only when something breaks.
 #
@@ -72,7 +73,7 @@ peak() {
 
 CAT_KB=$(peak cat "$FILE")
 WC_KB=$(peak wc -c "$FILE")
-PSQL_KB=$(peak psql "$(db_url "$DB_PSQL")" -qX -v ON_ERROR_STOP=1 -f "$FILE")
+PSQL_KB=$(peak psql "$(db_url "$DB_PSQL")" -qX -1 -v ON_ERROR_STOP=1 -f "$FILE")
 cd "$WORK"
 LINT_KB=$(peak "$PGKEEL_BIN" --log-file off lint)
 UP_KB=$(peak "$PGKEEL_BIN" --log-file off --database-url "$(db_url "$DB_UP")" up)
@@ -88,7 +89,7 @@ FILE_KB=$((BYTES / 1024))
 echo "memory: one migration of $ROWS INSERTs, $(mb "$FILE_KB") ($BYTES bytes); peak RSS"
 printf '  %-34s %10s\n' "cat FILE" "$(mb "$CAT_KB")"
 printf '  %-34s %10s\n' "wc -c FILE" "$(mb "$WC_KB")"
-printf '  %-34s %10s\n' "psql -f FILE (baseline)" "$(mb "$PSQL_KB")"
+printf '  %-34s %10s\n' "psql -1 -f FILE (baseline)" "$(mb "$PSQL_KB")"
 for what in lint up; do
     kb=$([ "$what" = lint ] && echo "$LINT_KB" || echo "$UP_KB")
     verdict=$([ "$kb" -le "$GOAL_KB" ] && echo "goal met" || echo "MISSED")
