@@ -94,6 +94,11 @@ pub enum Command {
         /// of [backup] max_backup_bytes
         #[arg(long, value_name = "BYTES", value_parser = parse_size)]
         max_backup_bytes: Option<u64>,
+        /// Record migrations that have no SQL statement (empty, only comments, only `;`) as
+        /// applied, with a warning, instead of refusing them; the untouched `pgkeel new`
+        /// template is refused even so
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Fix history after an intentional edit, a deleted file or a failed migration
     #[command(group(clap::ArgGroup::new("action").required(true).args(["accept_checksum", "forget", "resolve_failed"])))]
@@ -313,6 +318,10 @@ pub enum DevAction {
         /// Remove the whole cluster and initdb a new one first
         #[arg(long)]
         hard: bool,
+        /// Record migrations that have no SQL statement (with a warning) instead of refusing
+        /// them, as `up --allow-empty`
+        #[arg(long)]
+        allow_empty: bool,
     },
 }
 

@@ -16,8 +16,8 @@ pub fn command_name(action: DevAction) -> &'static str {
         DevAction::Stop => "dev stop",
         DevAction::Status => "dev status",
         DevAction::Url => "dev url",
-        DevAction::Reset { hard: true } => "dev reset --hard",
-        DevAction::Reset { hard: false } => "dev reset",
+        DevAction::Reset { hard: true, .. } => "dev reset --hard",
+        DevAction::Reset { hard: false, .. } => "dev reset",
     }
 }
 
@@ -85,9 +85,11 @@ pub async fn run(action: DevAction, mut config: Config, out: &Out, json: bool) -
             Ok(r) => out.message(&serde_json::json!({ "url": r.url }), &r.url),
             Err(e) => out.engine_error(&e),
         },
-        DevAction::Reset { hard } => {
+        DevAction::Reset { hard, allow_empty } => {
             let reporter = Arc::new(progress::Reporter::new(!json));
-            let result = dev.reset(&mut config, hard, reporter.clone()).await;
+            let result = dev
+                .reset(&mut config, hard, allow_empty, reporter.clone())
+                .await;
             reporter.finish();
             if let Ok(Some(seed)) = result.as_ref().map(|r| r.seeded.as_ref()) {
                 eprintln!("seeded from {seed}");

@@ -37,6 +37,8 @@ impl Exit {
             | Error::UnmatchedName { .. }
             | Error::Directive { .. }
             | Error::Unrunnable { .. }
+            | Error::MetaCommand { .. }
+            | Error::EmptyMigration { .. }
             | Error::DownFile(_)
             | Error::Config(_)
             | Error::UnknownVersion { .. } => Exit::Usage,

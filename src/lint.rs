@@ -71,6 +71,7 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
                 "enabled": enabled,
                 "files": r.files,
                 "findings": r.findings,
+                "discovery_warnings": r.warnings,
                 "errors": errors,
                 "warnings": warnings,
                 "infos": infos,
@@ -83,6 +84,9 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
     let mut text = String::new();
     for f in &r.findings {
         text.push_str(&finding_lines(f));
+    }
+    for w in &r.warnings {
+        text.push_str(&format!("warning: {}: {}\n", w.path, w.message));
     }
     let summary = if !enabled {
         "lint is off ([lint] enabled = false in pgkeel.toml)".to_string()
@@ -98,7 +102,15 @@ fn render(r: &LintReport, enabled: bool, out: &Out, json: bool) -> ExitCode {
         )
     };
     text.push_str(&summary);
-    if errors > 0 {
+    let parse_errors = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error && f.accepted.is_none() && !accept::blocks(f))
+        .count();
+    if parse_errors > 0 {
+        text.push_str("\nSQL that does not parse: `pgkeel up` refuses psql meta-commands before running anything, and sends SQL the parser cannot read to the server unsplit (which refuses it unless it is valid PostgreSQL the parser does not know yet); fix the SQL at the positions shown");
+    }
+    if errors > parse_errors {
         text.push_str("\nerrors block `pgkeel up` until the SQL is fixed (`pgkeel lint --explain RULE` shows the safe form), or the file accepts the rule with a `-- pgkeel:accept RULE reason` line, or it is accepted for one run (`pgkeel up --accept-lint RULE`)");
     }
     outln!("{text}");

@@ -195,6 +195,7 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
             accept_lint,
             validate,
             max_backup_bytes,
+            allow_empty,
             ..
         } => {
             let result = migrator
@@ -207,6 +208,7 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
                         .collect(),
                     validate,
                     max_backup_bytes,
+                    allow_empty,
                 })
                 .await;
             reporter.finish();

@@ -1474,11 +1474,17 @@ async fn new_creates_distinct_increasing_versions_inside_the_folder() {
     assert_eq!(outside, ["migrations"], "nothing else in the project");
     assert!(!p.root().join("../etc/x").exists() && !p.root().join("../../etc/x").exists());
 
-    // The file it creates is a valid (empty) migration: status lists it as pending.
+    // The file it creates is a pending migration that `up` refuses until it holds SQL (the
+    // template is never recorded as applied; tests/noops.rs has the whole story).
     let ctx = Ctx::new().await;
-    let (v, _) = new_migration(ctx.root(), &["first"]).await;
+    let (v, path) = new_migration(ctx.root(), &["first"]).await;
     let st = ctx.run(&["status", "--json"]).expect(0).json();
     assert_eq!(states(&st), pairs(&[(v.as_str(), "pending")]));
+    let r = ctx.run(&["up"]).expect(2);
+    assert!(r.stderr.contains("still the empty template"), "{r}");
+    let mut text = ctx.project.read(&path);
+    text.push_str("select 1;\n");
+    ctx.write(&path, text);
     ctx.run(&["up"]).expect(0);
 }
 

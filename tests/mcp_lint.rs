@@ -382,3 +382,80 @@ async fn plan_judges_lint_against_the_database_and_keeps_info_out_of_the_text() 
     assert!(t.contains("1 info lint finding(s)"), "{t}");
     client.cancel().await.ok();
 }
+
+#[tokio::test]
+async fn no_silent_no_ops_in_the_mcp_tools() {
+    let db = TestDb::new().await;
+    let p = Project::new();
+    p.write("pgkeel.toml", TOML);
+    p.write(
+        "migrations/001_t.sql",
+        "CREATE TABLE t (id bigint PRIMARY KEY);\n",
+    );
+    let client = stdio(&p, &db).await;
+
+    // plan_migration lints SQL it cannot parse as an error, with its position.
+    let plan = call(
+        &client,
+        "plan_migration",
+        json!({"name": "typo", "sql": "-- typo\nINSERT INTO t VALUEZ (1);\n"}),
+    )
+    .await;
+    let s = structured(&plan);
+    let lint = s["lint"].as_array().unwrap_or_else(|| panic!("{s}"));
+    let syntax = lint
+        .iter()
+        .find(|f| f["rule"] == "syntax-error")
+        .unwrap_or_else(|| panic!("{s}"));
+    assert_eq!(
+        (&syntax["severity"], &syntax["line"], &syntax["path"]),
+        (
+            &json!("error"),
+            &json!(2),
+            &json!("migrations/002_typo.sql")
+        ),
+        "{s}"
+    );
+
+    // A psql meta-command: refused with its line and the alternative, nothing written.
+    for tool in ["plan_migration", "apply_migration"] {
+        let r = call(
+            &client,
+            tool,
+            json!({"name": "meta", "sql": "\\set owner app\nSELECT 1;\n"}),
+        )
+        .await;
+        assert!(is_error(&r), "{tool}: {}", text(&r));
+        assert_eq!(structured(&r)["error"]["code"], "psql_meta_command");
+        assert!(text(&r).contains("`\\set` on line 1"), "{}", text(&r));
+        assert!(text(&r).contains("set_config"), "{}", text(&r));
+    }
+    // SQL of comments and `;` only: refused.
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"name": "nothing", "sql": "-- later\n;\n"}),
+    )
+    .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(text(&r).contains("has no statement"), "{}", text(&r));
+    assert!(std::fs::read_dir(p.root().join("migrations"))
+        .unwrap()
+        .all(|e| e.unwrap().file_name() == "001_t.sql"));
+
+    // An empty file on disk, applied by version: refused, then recorded with allow_empty.
+    p.write("migrations/002_empty.sql", "-- nothing\n");
+    let r = call(&client, "apply_migration", json!({"version": "002"})).await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["error"]["code"], "empty_migration");
+    assert!(text(&r).contains("allow_empty"), "{}", text(&r));
+    let r = call(
+        &client,
+        "apply_migration",
+        json!({"version": "002", "allow_empty": true}),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(history_rows(&db).await, 1);
+    client.cancel().await.ok();
+}

@@ -230,6 +230,7 @@ impl Migrator {
             Some(&v),
             None,
             false,
+            false,
             &mut report,
         )
         .await?;
@@ -357,6 +358,7 @@ impl Migrator {
                     Some(&m.version),
                     Some(accept),
                     true,
+                    false,
                     &mut report,
                 )
                 .await;
@@ -794,7 +796,13 @@ impl Migrator {
                 existing.path
             )));
         }
-        migration.prepare().map_err(|e| unrunnable(&migration, e))?;
+        let prepared = migration.prepare().map_err(|e| unrunnable(&migration, e))?;
+        if prepared.is_empty() {
+            // Comments or `;` only: a migration that does nothing would be recorded as applied.
+            return Err(Error::Refused(
+                "the migration's SQL has no statement (only comments or `;`); give the SQL it should run".into(),
+            ));
+        }
         let at = discovered
             .migrations
             .partition_point(|m| m.version < migration.version);
@@ -887,13 +895,7 @@ fn still_next(discovered: &Discovered, v: &Version) -> bool {
 }
 
 fn unrunnable(m: &Migration, e: crate::migration::PrepareError) -> Error {
-    Error::Unrunnable {
-        path: m.path.clone(),
-        line: e.line,
-        column: e.column,
-        statement: e.statement,
-        message: e.message,
-    }
+    e.into_error(&m.path)
 }
 
 fn write_new_file(path: &std::path::Path, content: &str) -> Result<()> {

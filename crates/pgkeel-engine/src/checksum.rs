@@ -13,6 +13,16 @@ pub fn normalize(text: &str) -> String {
     text.replace("\r\n", "\n")
 }
 
+/// [`normalize`] of an owned text, without copying it when there is nothing to change (no BOM,
+/// no CRLF): a 50 MB migration is then held once, not twice.
+pub fn normalize_owned(text: String) -> String {
+    if text.starts_with('\u{feff}') || text.contains("\r\n") {
+        normalize(&text)
+    } else {
+        text
+    }
+}
+
 /// Lower-case hex SHA-256 of the normalised text.
 pub fn checksum(text: &str) -> String {
     sha256_hex(normalize(text).as_bytes())

@@ -4,7 +4,11 @@
 //! is. Rules:
 //! - `*.sql` files whose names match a scheme (see [`crate::version`]) are migrations;
 //!   `NAME.down.sql` is the down migration of `NAME.sql`.
-//! - `*.sql.skip` and non-`.sql` files are ignored.
+//! - `*.sql.skip` and non-`.sql` files are ignored. Only the lower-case `.sql` extension is read
+//!   (as the Supabase CLI, sqlx, Flyway and golang-migrate do); a name ending in another case of
+//!   it (`.SQL`, `.Sql`) is a warning naming the rename, never a silent skip (see
+//!   [`extension_case_warning`]). Reading it would make the same file a migration on a
+//!   case-insensitive file system and for pgkeel, but not for the other tools of a project.
 //! - A `.sql` file matching no scheme is reported: a warning, or an error in strict mode. It is
 //!   never silently skipped.
 //! - Two files with the same version (compared as numbers, across all folders) are an error that
@@ -56,6 +60,23 @@ impl Discovered {
     }
 }
 
+/// The warning for a file whose extension is `.sql` in another case (`X.SQL`, `X.Sql`,
+/// `X.down.SQL`): it is not read, and the warning names the rename that makes it a migration.
+pub fn extension_case_warning(file_name: &str, path: &str) -> Option<Warning> {
+    let stem_len = file_name.len().checked_sub(4)?;
+    let ext = file_name.get(stem_len..)?;
+    if ext == ".sql" || !ext.eq_ignore_ascii_case(".sql") {
+        return None;
+    }
+    let renamed = format!("{}.sql", &file_name[..stem_len]);
+    Some(Warning {
+        path: path.to_string(),
+        message: format!(
+            "extension `{ext}` is not lower-case `.sql`, so this file is not read as a migration; rename it to {renamed} (or add .skip to ignore it)"
+        ),
+    })
+}
+
 /// Decide what each file is. `strict` turns unmatched `.sql` names into errors.
 pub fn discover(files: Vec<RawFile>, strict: bool) -> Result<Discovered> {
     let mut ups: BTreeMap<Version, Migration> = BTreeMap::new();
@@ -76,16 +97,17 @@ pub fn discover(files: Vec<RawFile>, strict: bool) -> Result<Discovered> {
             });
             continue;
         };
-        let text = std::str::from_utf8(&file.bytes).map_err(|e| Error::NonUtf8 {
+        // Moved, not copied: the file's bytes become the migration's content.
+        let text = String::from_utf8(file.bytes).map_err(|e| Error::NonUtf8 {
             path: file.path.clone(),
-            offset: e.valid_up_to(),
+            offset: e.utf8_error().valid_up_to(),
         })?;
         if parsed.is_down {
-            downs.push((parsed.version, parsed.name, file.path, text.to_string()));
+            downs.push((parsed.version, parsed.name, file.path, text));
             continue;
         }
         let migration =
-            Migration::from_text(parsed.version.clone(), parsed.name, file.path.clone(), text)
+            Migration::from_owned(parsed.version.clone(), parsed.name, file.path.clone(), text)
                 .map_err(|e| Error::Directive {
                     path: file.path.clone(),
                     line: e.line,
@@ -254,5 +276,30 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("m/001_a.sql:1:1: unknown directive"));
+    }
+
+    #[test]
+    fn other_cases_of_the_sql_extension_are_warned_about_with_the_rename() {
+        let w = extension_case_warning("001_init.SQL", "m/001_init.SQL").unwrap();
+        assert_eq!(w.path, "m/001_init.SQL");
+        assert!(
+            w.message.contains("rename it to 001_init.sql"),
+            "{}",
+            w.message
+        );
+        assert!(extension_case_warning("002_x.down.Sql", "m/002_x.down.Sql")
+            .unwrap()
+            .message
+            .contains("rename it to 002_x.down.sql"));
+        for quiet in [
+            "001_a.sql",
+            "README.md",
+            "001_a.sql.skip",
+            "sql",
+            "x.SQL.skip",
+            "é.md",
+        ] {
+            assert_eq!(extension_case_warning(quiet, quiet), None, "{quiet}");
+        }
     }
 }

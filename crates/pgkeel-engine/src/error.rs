@@ -10,6 +10,14 @@ use crate::plan::Blocker;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+fn empty_message(template: bool) -> &'static str {
+    if template {
+        "still the empty template `pgkeel new` wrote, with no SQL statement; write the migration's SQL into it, then run `pgkeel up` again (nothing was applied or recorded)"
+    } else {
+        "has no SQL statement (it is empty, only comments or only `;`); recording it as applied would make SQL written into it later a checksum mismatch. Write its SQL into it, delete it, or record it anyway with `pgkeel up --allow-empty` (MCP apply_migration: `allow_empty: true`); nothing was applied or recorded"
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
@@ -48,6 +56,21 @@ pub enum Error {
         statement: usize,
         message: String,
     },
+
+    /// A psql meta-command (`\i`, `\set`, `\connect`, …): found before anything runs.
+    #[error("{path}:{line}:{column}: {message}")]
+    MetaCommand {
+        path: String,
+        line: usize,
+        column: usize,
+        command: String,
+        message: String,
+    },
+
+    /// A migration with no statement (empty, only comments, only `;`), refused unless
+    /// `--allow-empty` / `allow_empty`.
+    #[error("{path}: {}", empty_message(*template))]
+    EmptyMigration { path: String, template: bool },
 
     #[error("{0}")]
     DownFile(String),
@@ -251,6 +274,8 @@ impl Error {
             Error::UnmatchedName { .. } => "unmatched_name",
             Error::Directive { .. } => "bad_directive",
             Error::Unrunnable { .. } => "unrunnable_migration",
+            Error::MetaCommand { .. } => "psql_meta_command",
+            Error::EmptyMigration { .. } => "empty_migration",
             Error::DownFile(_) => "bad_down_file",
             Error::Config(_) => "config",
             Error::Connect { .. } => "connect",

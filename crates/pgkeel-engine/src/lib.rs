@@ -19,6 +19,7 @@ pub mod lint;
 pub mod migration;
 pub mod migrator;
 pub mod plan;
+pub mod psql;
 pub mod rollback;
 pub mod snapshot;
 pub mod source;

@@ -81,7 +81,18 @@ impl Migration {
         path: String,
         raw: &str,
     ) -> Result<Migration, DirectiveError> {
-        let content = checksum::normalize(raw);
+        Migration::from_owned(version, name, path, raw.to_string())
+    }
+
+    /// [`Migration::from_text`] taking the text by value: it is kept as the content without a
+    /// copy when it needs no normalising.
+    pub fn from_owned(
+        version: Version,
+        name: String,
+        path: String,
+        raw: String,
+    ) -> Result<Migration, DirectiveError> {
+        let content = checksum::normalize_owned(raw);
         let checksum = checksum::sha256_hex(content.as_bytes());
         let mut no_transaction = false;
         let mut down_at: Option<usize> = None;
@@ -197,8 +208,27 @@ impl Migration {
         Ok(())
     }
 
-    /// Split the up part and arrange its statements into segments.
+    /// True when the file still holds the comment header `pgkeel new` wrote (see
+    /// [`TEMPLATE_MARKER`]); with no statement it is the untouched template.
+    pub fn is_template(&self) -> bool {
+        self.up_sql().contains(TEMPLATE_MARKER)
+    }
+
+    /// Split the up part and arrange its statements into segments. A psql meta-command
+    /// (`\i`, `\set`, …; see [`crate::psql`]) makes the migration unrunnable, named with its line.
     pub fn prepare(&self) -> Result<Prepared, PrepareError> {
+        if let Some(meta) = crate::psql::meta_commands(&self.content, self.up_range.clone())
+            .into_iter()
+            .next()
+        {
+            return Err(PrepareError {
+                line: meta.line,
+                column: meta.column,
+                statement: 0,
+                message: meta.message(),
+                meta_command: Some(meta.command),
+            });
+        }
         let split = statements::split(&self.content, self.up_range.clone());
         let mut statements = split.statements;
         let mut notes = Vec::new();
@@ -227,6 +257,7 @@ impl Migration {
                     "transaction control ({}) inside a migration would break the transaction pgkeel runs it in; remove it (pgkeel commits each migration with its history row), or split the migration",
                     s.kind
                 ),
+                meta_command: None,
             });
         }
 
@@ -256,10 +287,39 @@ impl Migration {
 pub struct PrepareError {
     pub line: usize,
     pub column: usize,
-    /// 1-based statement number.
+    /// 1-based statement number (0 for a psql meta-command, which is no statement).
     pub statement: usize,
     pub message: String,
+    /// The psql meta-command (`\set`, …) that makes the file unrunnable, when that is the cause.
+    pub meta_command: Option<String>,
 }
+
+impl PrepareError {
+    /// The engine error for the migration at `path`.
+    pub fn into_error(self, path: &str) -> crate::error::Error {
+        match self.meta_command {
+            Some(command) => crate::error::Error::MetaCommand {
+                path: path.to_string(),
+                line: self.line,
+                column: self.column,
+                command,
+                message: self.message,
+            },
+            None => crate::error::Error::Unrunnable {
+                path: path.to_string(),
+                line: self.line,
+                column: self.column,
+                statement: self.statement,
+                message: self.message,
+            },
+        }
+    }
+}
+
+/// A line of the header `pgkeel new` writes: a file that has it and no statement is the
+/// untouched template, and `up` says so (instead of recording an empty migration as applied,
+/// which would make the SQL written into it later a checksum mismatch).
+pub const TEMPLATE_MARKER: &str = "Created by `pgkeel new`";
 
 /// A run of statements executed as one unit: either one transaction (with the history update
 /// inside it), or a single statement that cannot run in a transaction.
@@ -285,6 +345,12 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// No statement to run: the file is empty, only comments, only `;`, or only a
+    /// `BEGIN; COMMIT;` wrapper.
+    pub fn is_empty(&self) -> bool {
+        self.statements.iter().all(Statement::is_empty)
+    }
+
     pub fn non_transactional(&self) -> impl Iterator<Item = &Statement> {
         self.statements
             .iter()
@@ -429,5 +495,58 @@ mod tests {
         let b = mig("\u{feff}create table a(id int);\r\nselect 1;\r\n");
         assert_eq!(a.checksum, b.checksum);
         assert_eq!(a.prepare().unwrap(), b.prepare().unwrap());
+    }
+
+    #[test]
+    fn empty_comment_only_and_semicolon_only_files_have_no_statement() {
+        for text in [
+            "",
+            "\n\n",
+            "-- only a comment\n/* and a block */\n",
+            ";;",
+            " ; ;\n;\n",
+            "-- x\n;\n",
+            "BEGIN;\nCOMMIT;\n",
+        ] {
+            let p = mig(text).prepare().unwrap();
+            assert!(p.is_empty(), "{text:?}: {:?}", p.statements);
+        }
+        assert!(!mig("select 1;").prepare().unwrap().is_empty());
+        assert!(!mig("-- x\nselect 1").prepare().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_new_template_is_recognised() {
+        let m = mig(
+            "-- add_x\n-- Created by `pgkeel new` on 2026-12-03 08:00:00 UTC. pgkeel runs …\n\n",
+        );
+        assert!(m.is_template());
+        assert!(m.prepare().unwrap().is_empty());
+        assert!(!mig("-- add_x\n").is_template());
+    }
+
+    #[test]
+    fn psql_meta_commands_are_refused_with_their_line_and_alternative() {
+        let e = mig("create table a (id int);\n\\set owner app\nselect 1;\n")
+            .prepare()
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 1));
+        assert_eq!(e.meta_command.as_deref(), Some("\\set"));
+        assert!(e.message.contains("set_config"), "{}", e.message);
+        match e.into_error("migrations/001_x.sql") {
+            crate::error::Error::MetaCommand { path, line, .. } => {
+                assert_eq!((path.as_str(), line), ("migrations/001_x.sql", 2))
+            }
+            other => panic!("{other:?}"),
+        }
+        // In literals, bodies and comments a backslash is SQL.
+        let p = mig("select E'a\\nb';\n-- \\i x.sql\ndo $$ begin raise notice '\\set'; end $$;\n")
+            .prepare()
+            .unwrap();
+        assert_eq!(p.statements.len(), 2);
+        // The down part is not run by `up`; rollback checks it on its own.
+        assert!(mig("select 1;\n-- pgkeel:down\n\\i undo.sql\n")
+            .prepare()
+            .is_ok());
     }
 }

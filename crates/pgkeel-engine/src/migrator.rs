@@ -78,6 +78,10 @@ pub struct UpOptions {
     pub validate: bool,
     /// Overrides `[backup] max_backup_bytes` for this run (`--max-backup-bytes`).
     pub max_backup_bytes: Option<u64>,
+    /// Record migrations that have no statement (with a warning) instead of refusing them
+    /// (`--allow-empty`, MCP `allow_empty`). The untouched `pgkeel new` template is refused
+    /// even so.
+    pub allow_empty: bool,
 }
 
 /// What `up` did.
@@ -405,6 +409,7 @@ impl Migrator {
                 to.as_ref(),
                 Some(&opts.accept_lint),
                 lock.is_some(),
+                opts.allow_empty,
                 &mut report,
             )
             .await;
@@ -443,6 +448,7 @@ impl Migrator {
         to: Option<&Version>,
         accept_lint: Option<&[crate::lint::accept::Acceptance]>,
         locked: bool,
+        allow_empty: bool,
         report: &mut UpReport,
     ) -> Result<()> {
         let rows = history.load(&conn.client).await?;
@@ -477,13 +483,20 @@ impl Migrator {
             let Some(m) = entry.sort.as_ref().and_then(|v| discovered.find(v)) else {
                 continue;
             };
-            let mut p = m.prepare().map_err(|e| Error::Unrunnable {
-                path: m.path.clone(),
-                line: e.line,
-                column: e.column,
-                statement: e.statement,
-                message: e.message,
-            })?;
+            let mut p = m.prepare().map_err(|e| e.into_error(&m.path))?;
+            if p.is_empty() {
+                let template = m.is_template();
+                if !allow_empty || template {
+                    return Err(Error::EmptyMigration {
+                        path: m.path.clone(),
+                        template,
+                    });
+                }
+                report.warnings.push(Warning {
+                    path: m.path.clone(),
+                    message: "has no SQL statement; recorded as applied because of --allow-empty (SQL written into it later makes it `modified`)".into(),
+                });
+            }
             if supabase.rewrite {
                 routed_extensions.extend(crate::supabase::rewrite::rewrite(&mut p));
             }
@@ -518,6 +531,13 @@ impl Migrator {
             &self.config.lint,
             accept_lint,
         )?;
+        if accept_lint.is_some() {
+            // A run reports what squawk could not read as `parse_warnings` (above); a plan
+            // (`plan_migration`) keeps the syntax findings in its lint.
+            report
+                .lint
+                .retain(|f| f.rule != crate::lint::squawk::SYNTAX_ERROR);
+        }
         report.planned = prepared
             .iter()
             .map(|(m, ..)| m.version.to_string())
@@ -826,8 +846,9 @@ impl Migrator {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let file_name = format!("{v}_{slug}.sql");
             let path: PathBuf = dir.join(&file_name);
+            // The "Created by `pgkeel new`" line is migration::TEMPLATE_MARKER.
             let header = format!(
-                "-- {slug}\n-- Created by `pgkeel new` on {}. pgkeel runs this file in one transaction together with\n-- its history row; statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY, …)\n-- run on their own automatically.\n\n",
+                "-- {slug}\n-- Created by `pgkeel new` on {}. pgkeel runs this file in one transaction together with\n-- its history row; statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY, …)\n-- run on their own automatically. Write the SQL below: `pgkeel up` refuses this file while it\n-- holds no statement.\n\n",
                 chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
             );
             match std::fs::OpenOptions::new()

@@ -55,6 +55,7 @@ pub fn read_folders(root: &Path, folders: &[String]) -> Result<(Vec<RawFile>, Ve
         names.sort();
         for (file_name, rel, path) in names {
             if !file_name.ends_with(".sql") {
+                warnings.extend(discovery::extension_case_warning(&file_name, &rel));
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;

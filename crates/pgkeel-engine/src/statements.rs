@@ -47,6 +47,24 @@ pub struct Statement {
     pub touches: Vec<Touch>,
 }
 
+impl Statement {
+    /// Nothing but `;` (and white space or comments): squawk reads `;;` as two empty
+    /// statements. They stay in the list (so statement numbers and resume points do not move),
+    /// but a migration of only these has nothing to run.
+    pub fn is_empty(&self) -> bool {
+        squawk_lexer::tokenize(&self.sql).all(|t| {
+            matches!(
+                t.kind,
+                squawk_lexer::TokenKind::Semi
+                    | squawk_lexer::TokenKind::Whitespace
+                    | squawk_lexer::TokenKind::LineComment
+                    | squawk_lexer::TokenKind::BlockComment { .. }
+                    | squawk_lexer::TokenKind::Eof
+            )
+        })
+    }
+}
+
 /// A transaction-control statement found inside a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -89,9 +107,13 @@ pub struct Tree {
 
 impl Tree {
     /// The syntax of each statement, in order: from this parse when the statement is still the
-    /// text it was split from, else (a statement rewritten since, or none of this parse) from
-    /// a parse of its own text. `None` for a statement whose own text does not parse.
-    pub fn nodes(tree: Option<&Tree>, statements: &[Statement]) -> Vec<Option<Vec<ast::Stmt>>> {
+    /// text it was split from, else (a statement rewritten since, or no tree) from a parse of
+    /// its own text, made when the iterator reaches it (so a large file's statements are not
+    /// all held parsed at once). `None` for a statement whose own text does not parse.
+    pub fn nodes<'s>(
+        tree: Option<&Tree>,
+        statements: &'s [Statement],
+    ) -> impl Iterator<Item = Option<Vec<ast::Stmt>>> + 's {
         let mut own: Vec<(usize, ast::Stmt)> = tree
             .map(|t| {
                 t.parse
@@ -102,26 +124,23 @@ impl Tree {
             })
             .unwrap_or_default();
         own.sort_by_key(|(o, _)| *o);
-        statements
-            .iter()
-            .map(|s| {
-                let found = own
-                    .binary_search_by_key(&s.offset, |(o, _)| *o)
-                    .ok()
-                    .map(|i| own[i].1.clone())
-                    .filter(|n| n.syntax().text() == s.sql.as_str());
-                match found {
-                    Some(n) => Some(vec![n]),
-                    None => {
-                        let parse = SourceFile::parse(&s.sql);
-                        parse
-                            .errors()
-                            .is_empty()
-                            .then(|| parse.tree().stmts().collect())
-                    }
+        statements.iter().map(move |s| {
+            let found = own
+                .binary_search_by_key(&s.offset, |(o, _)| *o)
+                .ok()
+                .map(|i| own[i].1.clone())
+                .filter(|n| n.syntax().text() == s.sql.as_str());
+            match found {
+                Some(n) => Some(vec![n]),
+                None => {
+                    let parse = SourceFile::parse(&s.sql);
+                    parse
+                        .errors()
+                        .is_empty()
+                        .then(|| parse.tree().stmts().collect())
                 }
-            })
-            .collect()
+            }
+        })
     }
 }
 
@@ -157,9 +176,54 @@ impl<'a> LineIndex<'a> {
     }
 }
 
-/// Split `text[range]` (a section of the normalised file `text`) into statements.
+/// Sections larger than this are parsed in chunks of about this size (see [`chunks`]).
+pub const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Cut `section` into consecutive ranges of about `target` bytes, each ending right after a
+/// top-level `;` (outside parentheses, literals, quoted identifiers and comments, as squawk's
+/// lexer reads them), so that each holds whole statements.
+///
+/// squawk's parser needs about 12 bytes of events per byte of SQL, and its tree about as much
+/// again, so parsing a 50 MB file at once costs more than half a gigabyte; chunk by chunk, the
+/// peak is that of one chunk. A `;` inside a `BEGIN ATOMIC` body is also top-level for the
+/// lexer: a cut there leaves a chunk that does not parse, and [`split`] then parses the whole
+/// section at once, so the result never depends on where the cuts fell.
+pub fn chunks(section: &str, target: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut at, mut depth) = (0usize, 0usize, 0i64);
+    for token in squawk_lexer::tokenize(section) {
+        at += token.len as usize;
+        match token.kind {
+            squawk_lexer::TokenKind::OpenParen => depth += 1,
+            squawk_lexer::TokenKind::CloseParen => depth -= 1,
+            squawk_lexer::TokenKind::Semi if depth <= 0 && at - start >= target => {
+                out.push(start..at);
+                start = at;
+            }
+            _ => {}
+        }
+    }
+    if start < section.len() || out.is_empty() {
+        out.push(start..section.len());
+    }
+    out
+}
+
+/// Split `text[range]` (a section of the normalised file `text`) into statements. A large
+/// section is parsed chunk by chunk (see [`chunks`]); the statements are the same.
 pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
     let index = LineIndex::new(text);
+    if range.len() > CHUNK_BYTES {
+        if let Some(statements) = split_in_chunks(text, range.clone(), &index) {
+            // No tree is kept for a large section (it would hold the whole file's syntax): the
+            // analyses parse statement by statement instead.
+            return Split {
+                statements,
+                parse_issues: Vec::new(),
+                tree: None,
+            };
+        }
+    }
     let section = &text[range.clone()];
     let base = range.start;
     let parse = SourceFile::parse(section);
@@ -183,34 +247,67 @@ pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
             tree: None,
         };
     }
-    let statements = parse
-        .tree()
-        .stmts()
-        .enumerate()
-        .map(|(i, stmt)| {
-            let r = stmt.syntax().text_range();
-            let start = usize::from(r.start());
-            let end = usize::from(r.end());
-            let (line, column) = index.position(base + start);
-            let non_transactional = non_transactional_reason(&stmt);
-            Statement {
-                index: i,
-                sql: section[start..end].to_string(),
-                offset: base + start,
-                line,
-                column,
-                kind: kind_summary(&stmt),
-                rehearsal: non_transactional.and_then(|_| without_concurrently(&stmt, start)),
-                non_transactional,
-                transaction_control: transaction_control(&stmt),
-                touches: touch::stmt_touches(&stmt),
-            }
-        })
-        .collect();
+    let mut statements = Vec::new();
+    push_statements(&parse, section, base, &index, &mut statements);
     Split {
         statements,
         parse_issues: Vec::new(),
         tree: Some(Tree { parse, base }),
+    }
+}
+
+/// The statements of `text[range]`, parsing one chunk at a time; `None` when a chunk does not
+/// parse (the caller then parses the whole section, for the same result as always).
+fn split_in_chunks(
+    text: &str,
+    range: std::ops::Range<usize>,
+    index: &LineIndex<'_>,
+) -> Option<Vec<Statement>> {
+    let section = &text[range.clone()];
+    let mut statements = Vec::new();
+    for chunk in chunks(section, CHUNK_BYTES) {
+        let part = &section[chunk.clone()];
+        let parse = SourceFile::parse(part);
+        if !parse.errors().is_empty() {
+            return None;
+        }
+        push_statements(
+            &parse,
+            part,
+            range.start + chunk.start,
+            index,
+            &mut statements,
+        );
+    }
+    Some(statements)
+}
+
+/// Append the statements of `parse` (of `section`, which starts at byte `base` of the file).
+fn push_statements(
+    parse: &squawk_syntax::Parse<SourceFile>,
+    section: &str,
+    base: usize,
+    index: &LineIndex<'_>,
+    out: &mut Vec<Statement>,
+) {
+    for stmt in parse.tree().stmts() {
+        let r = stmt.syntax().text_range();
+        let start = usize::from(r.start());
+        let end = usize::from(r.end());
+        let (line, column) = index.position(base + start);
+        let non_transactional = non_transactional_reason(&stmt);
+        out.push(Statement {
+            index: out.len(),
+            sql: section[start..end].to_string(),
+            offset: base + start,
+            line,
+            column,
+            kind: kind_summary(&stmt),
+            rehearsal: non_transactional.and_then(|_| without_concurrently(&stmt, start)),
+            non_transactional,
+            transaction_control: transaction_control(&stmt),
+            touches: touch::stmt_touches(&stmt),
+        });
     }
 }
 
@@ -343,7 +440,7 @@ mod tests {
         for st in &sp.statements {
             assert_eq!(st.touches, touch::touched(&st.sql), "{}", st.sql);
         }
-        let nodes = Tree::nodes(sp.tree.as_ref(), &sp.statements);
+        let nodes: Vec<_> = Tree::nodes(sp.tree.as_ref(), &sp.statements).collect();
         let texts: Vec<String> = nodes
             .iter()
             .map(|n| n.as_ref().unwrap()[0].syntax().text().to_string())
@@ -359,15 +456,18 @@ mod tests {
         // A statement changed after the split (as the Supabase rewrite does) is not matched
         // to the old node at its offset.
         sp.statements[2].sql = "select 1;".into();
-        let nodes = Tree::nodes(sp.tree.as_ref(), &sp.statements);
+        let nodes: Vec<_> = Tree::nodes(sp.tree.as_ref(), &sp.statements).collect();
         assert_eq!(
             nodes[2].as_ref().unwrap()[0].syntax().text().to_string(),
             "select 1;"
         );
         sp.statements[2].sql = "select from where;".into();
-        assert!(Tree::nodes(sp.tree.as_ref(), &sp.statements)[2].is_none());
+        assert!(Tree::nodes(sp.tree.as_ref(), &sp.statements)
+            .nth(2)
+            .unwrap()
+            .is_none());
         // No tree (an unsplit section): every statement is parsed on its own.
-        let nodes = Tree::nodes(None, &sp.statements[..2]);
+        let nodes: Vec<_> = Tree::nodes(None, &sp.statements[..2]).collect();
         assert!(nodes
             .iter()
             .all(|n| n.as_ref().is_some_and(|v| v.len() == 1)));
@@ -479,5 +579,68 @@ mod tests {
     fn empty_and_comment_only_sections_have_no_statements() {
         assert!(split_all("").statements.is_empty());
         assert!(split_all("-- nothing here\n\n").statements.is_empty());
+    }
+
+    #[test]
+    fn chunks_end_at_top_level_semicolons() {
+        let sql = "select 1; select ';' ; select (1;2); -- ;\nselect 3;";
+        let c = chunks(sql, 1);
+        let parts: Vec<&str> = c.iter().map(|r| &sql[r.clone()]).collect();
+        assert_eq!(
+            parts,
+            [
+                "select 1;",
+                " select ';' ;",
+                " select (1;2);",
+                " -- ;\nselect 3;"
+            ]
+        );
+        assert_eq!(chunks("", 10), [0..0]);
+        assert_eq!(chunks("select 1", 1), [0..8]);
+    }
+
+    #[test]
+    fn a_large_section_splits_in_chunks_as_it_does_whole() {
+        let mut sql = String::from("-- big\ncreate table t (id bigint, s text);\n");
+        for i in 0..12_000 {
+            sql.push_str(&format!(
+                "insert into t values ({i}, 'a;b $$ {i}'); -- c;\n"
+            ));
+        }
+        sql.push_str(
+            "create function f() returns int language sql begin atomic select 1; select 2; end;\n",
+        );
+        sql.push_str("do $$ begin raise notice ';'; end $$;\n");
+        assert!(sql.len() > CHUNK_BYTES * 2);
+        let whole = {
+            let parse = SourceFile::parse(&sql);
+            let index = LineIndex::new(&sql);
+            let mut v = Vec::new();
+            push_statements(&parse, &sql, 0, &index, &mut v);
+            v
+        };
+        let chunked = split_in_chunks(&sql, 0..sql.len(), &LineIndex::new(&sql));
+        let s = split_all(&sql);
+        assert_eq!(s.statements, whole);
+        assert_eq!(s.statements.len(), 12_003);
+        assert_eq!(
+            chunked.as_ref(),
+            Some(&whole),
+            "no cut falls inside the atomic body here"
+        );
+        // A cut inside a BEGIN ATOMIC body leaves a chunk that does not parse: whole again.
+        let atomic =
+            "create function f() returns int language sql begin atomic select 1; select 2; end;";
+        let cut = chunks(atomic, 1);
+        assert!(cut.len() > 1);
+        assert!(!SourceFile::parse(&atomic[cut[0].clone()])
+            .errors()
+            .is_empty());
+        // With a section offset (a down part), positions still count from the file's start.
+        let text = format!("select 0;\n-- pgkeel:down\n{sql}");
+        let start = text.find("-- big").unwrap();
+        let down = split(&text, start..text.len());
+        assert_eq!(down.statements[0].line, 4);
+        assert_eq!(down.statements[0].offset, start + 7);
     }
 }

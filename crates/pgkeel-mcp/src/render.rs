@@ -57,6 +57,8 @@ fn next_step(e: &Error) -> &'static str {
         Error::Connect { .. } => "the server cannot reach the database; check the database URL pgkeel was started with",
         Error::Refused(_) => "follow the message; call migration_status or describe_schema to check the current state",
         Error::Unrunnable { .. } | Error::Directive { .. } => "fix the SQL or directive at the reported line and call plan_migration again",
+        Error::MetaCommand { .. } => "rewrite the psql meta-command as SQL (the message says how) and call plan_migration again",
+        Error::EmptyMigration { .. } => "write the migration's SQL into the file (or pass sql to apply_migration); to record an empty migration on purpose, call apply_migration with {version, allow_empty: true}",
         Error::Config(_) | Error::UnknownVersion { .. } => "check the arguments (versions are written as in file names, e.g. 20240101120000) and call migration_status to list them",
         Error::DuplicateVersion { .. } | Error::NonUtf8 { .. } | Error::UnmatchedName { .. } | Error::DownFile(_) => {
             "a migration file in the project needs fixing by a person (see the message)"

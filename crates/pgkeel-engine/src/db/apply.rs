@@ -172,7 +172,7 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
-    async fn pipeline(&self, queries: &[String]) -> Vec<QueryResult> {
+    async fn pipeline<Q: AsRef<str>>(&self, queries: &[Q]) -> Vec<QueryResult> {
         super::pipeline(self.client, queries).await
     }
 
@@ -232,24 +232,30 @@ impl<'a> Executor<'a> {
                 self.history.segment_done_sql(&row, seg_no + 1)
             };
             if seg.transactional {
-                let mut queries = prefix.take().unwrap_or_default();
+                // The statements are borrowed, not copied: a 50 MB migration stays one copy.
+                let mut queries: Vec<std::borrow::Cow<'_, str>> = prefix
+                    .take()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(std::borrow::Cow::Owned)
+                    .collect();
                 // Before BEGIN (prepared statements outlive a rolled-back transaction).
                 let prepare_at = (snapshot.is_some()
                     && !self
                         .snapshot_prepared
                         .load(std::sync::atomic::Ordering::Relaxed))
                 .then(|| {
-                    queries.push(super::snapshot::prepare_sql(&self.history.schema));
+                    queries.push(super::snapshot::prepare_sql(&self.history.schema).into());
                     queries.len() - 1
                 });
                 let marker_len = queries.len();
-                queries.push("BEGIN".to_string());
+                queries.push("BEGIN".into());
                 let backup_at = backup.take().map(|sql| {
-                    queries.push(sql);
+                    queries.push(sql.into());
                     queries.len() - 1
                 });
                 let snapshot_at = snapshot.take().map(|sql| {
-                    queries.push(sql);
+                    queries.push(sql.into());
                     queries.len() - 1
                 });
                 // Statement k of the segment is at `offset + k + 1` (after BEGIN).
@@ -257,11 +263,14 @@ impl<'a> Executor<'a> {
                 queries.extend(
                     p.statements[seg.statements.clone()]
                         .iter()
-                        .map(|s| s.sql.clone()),
+                        .map(|s| std::borrow::Cow::Borrowed(s.sql.as_str())),
                 );
-                queries.push(progress);
-                queries.push("COMMIT".to_string());
-                let mut results = self.pipeline(&queries).await;
+                let statements = offset + 1..queries.len();
+                queries.push(progress.into());
+                queries.push("COMMIT".into());
+                // The statements' own results are not needed (errors are always kept).
+                let mut results =
+                    super::pipeline_with(self.client, &queries, |i| !statements.contains(&i)).await;
                 if let Some(i) = prepare_at {
                     self.snapshot_prepared.store(
                         results.get(i).is_some_and(|r| r.is_ok()),
@@ -485,7 +494,7 @@ impl<'a> Executor<'a> {
         for job in jobs {
             let p = job.prepared;
             let mut run = Vec::new();
-            let mut queries = Vec::new();
+            let mut queries: Vec<&str> = Vec::new();
             let mut rehearsed = Vec::new();
             let mut skipped = Vec::new();
             for seg in &p.segments[job.resume_from.min(p.segments.len())..] {
@@ -494,10 +503,10 @@ impl<'a> Executor<'a> {
                     if seg.transactional || s.non_transactional.is_none() {
                         // Ordinary statements (also those of a `no-transaction` file) run as is.
                         run.push(i);
-                        queries.push(s.sql.clone());
+                        queries.push(&s.sql);
                     } else if let Some(r) = &s.rehearsal {
                         run.push(i);
-                        queries.push(r.clone());
+                        queries.push(r);
                         rehearsed.push(i + 1);
                     } else {
                         skipped.push(SkippedStatement {
@@ -511,7 +520,8 @@ impl<'a> Executor<'a> {
             }
             // Sized inside the dry run's transaction: tables made by earlier migrations count.
             let backups = self.estimate_backups(job).await?;
-            let results = self.pipeline(&queries).await;
+            // Only errors matter here: the statements' results are dropped as they arrive.
+            let results = super::pipeline_with(self.client, &queries, |_| false).await;
             let mut item = DryRunItem {
                 version: job.migration.version.to_string(),
                 path: job.migration.path.clone(),

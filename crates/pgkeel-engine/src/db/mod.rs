@@ -21,7 +21,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -523,14 +523,63 @@ pub fn ident(name: &str) -> String {
 /// The result of one simple query in a pipeline.
 pub(crate) type QueryResult = std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>;
 
-/// Send `queries` as simple queries in one pipeline (written to the socket at once, answered in
-/// order) and collect every result.
-pub(crate) async fn pipeline(client: &Client, queries: &[String]) -> Vec<QueryResult> {
-    let futures: Vec<_> = queries
-        .iter()
-        .map(|q| Box::pin(client.simple_query(q)))
-        .collect();
-    OrderedJoin::new(futures).await
+/// Send `queries` as simple queries in one pipeline (written to the socket in order, answered
+/// in order) and collect every result.
+pub(crate) async fn pipeline<Q: AsRef<str>>(client: &Client, queries: &[Q]) -> Vec<QueryResult> {
+    pipeline_with(client, queries, |_| true).await
+}
+
+/// How many queries of a pipeline are in flight at once: enough to keep the connection busy
+/// (each is a few hundred bytes on the wire), few enough that a migration of 441,000 INSERTs
+/// does not hold 441,000 request futures and buffers at once.
+const PIPELINE_WINDOW: usize = 512;
+
+/// [`pipeline`] with at most [`PIPELINE_WINDOW`] queries in flight. A successful result is
+/// kept only when `keep_ok(index)` (others become an empty `Ok`), so the results of a long run
+/// of statements cost no memory; errors are always kept.
+///
+/// Hand-written because the order of first polls is what puts the requests on the socket in
+/// order: `futures::stream::Buffered` does not promise that order. A future is first polled
+/// only after every earlier one still in flight was polled.
+pub(crate) async fn pipeline_with<Q: AsRef<str>>(
+    client: &Client,
+    queries: &[Q],
+    keep_ok: impl Fn(usize) -> bool,
+) -> Vec<QueryResult> {
+    let mut outputs: Vec<Option<QueryResult>> = (0..queries.len()).map(|_| None).collect();
+    let mut next = 0;
+    let mut inflight = std::collections::VecDeque::new();
+    std::future::poll_fn(|cx| loop {
+        while inflight.len() < PIPELINE_WINDOW && next < queries.len() {
+            inflight.push_back((next, Box::pin(client.simple_query(queries[next].as_ref()))));
+            next += 1;
+        }
+        let mut done_any = false;
+        let mut i = 0;
+        while i < inflight.len() {
+            let (index, f) = &mut inflight[i];
+            match f.as_mut().poll(cx) {
+                Poll::Ready(v) => {
+                    let index = *index;
+                    outputs[index] = Some(match v {
+                        Ok(_) if !keep_ok(index) => Ok(Vec::new()),
+                        other => other,
+                    });
+                    inflight.remove(i);
+                    done_any = true;
+                }
+                Poll::Pending => i += 1,
+            }
+        }
+        if inflight.is_empty() && next >= queries.len() {
+            return Poll::Ready(());
+        }
+        if !done_any {
+            return Poll::Pending;
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// The first real error of a pipeline: later queries only echo it with 25P02
@@ -546,50 +595,6 @@ pub(crate) fn first_error(results: &[QueryResult]) -> Option<(usize, &tokio_post
         }
     }
     fallback
-}
-
-/// Polls futures strictly in index order, so the requests they send on first poll reach the
-/// server in that order (the pipeline depends on it), and collects every output.
-struct OrderedJoin<F: Future> {
-    futures: Vec<Option<Pin<Box<F>>>>,
-    outputs: Vec<Option<F::Output>>,
-}
-
-impl<F: Future> OrderedJoin<F> {
-    fn new(futures: Vec<Pin<Box<F>>>) -> Self {
-        let n = futures.len();
-        OrderedJoin {
-            futures: futures.into_iter().map(Some).collect(),
-            outputs: (0..n).map(|_| None).collect(),
-        }
-    }
-}
-
-impl<F: Future> Unpin for OrderedJoin<F> {}
-
-impl<F: Future> Future for OrderedJoin<F> {
-    type Output = Vec<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let mut pending = false;
-        for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => {
-                        *out = Some(v);
-                        *slot = None;
-                    }
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(this.outputs.iter_mut().filter_map(Option::take).collect())
-        }
-    }
 }
 
 #[cfg(test)]

@@ -375,6 +375,7 @@ impl Dev {
         &self,
         config: &mut Config,
         hard: bool,
+        allow_empty: bool,
         events: Arc<dyn Events>,
     ) -> Result<ResetReport> {
         if hard {
@@ -407,7 +408,12 @@ impl Dev {
         config.database_url_source = Some("the dev database (.pgkeel/dev)".into());
         config.dev_database = true;
         let migrator = Migrator::new(config.clone()).with_events(events);
-        let up = migrator.up(&UpOptions::default()).await?;
+        let up = migrator
+            .up(&UpOptions {
+                allow_empty,
+                ..UpOptions::default()
+            })
+            .await?;
         // Supabase projects: supabase/seed.sql after the migrations, as `supabase db reset`.
         let seeded = if up.failure.is_none() {
             migrator.supabase_seed().await?.map(|s| s.path)

@@ -288,9 +288,14 @@ pub fn apply_run(run: &[Acceptance], findings: &mut [LintFinding]) {
     }
 }
 
-/// True when the finding blocks a run: an error nobody accepted.
+/// True when the finding blocks a run: an error nobody accepted. Parse findings never do
+/// (`pgkeel lint` still counts them as errors): a run refuses psql meta-commands before lint,
+/// and sends SQL squawk cannot read to the server unsplit, which judges it (its dry run first).
 pub fn blocks(f: &LintFinding) -> bool {
-    f.severity == Severity::Error && f.accepted.is_none()
+    f.severity == Severity::Error
+        && f.accepted.is_none()
+        && f.rule != super::squawk::SYNTAX_ERROR
+        && f.rule != super::squawk::PSQL_META_COMMAND
 }
 
 /// A line to add to a file so that a run acceptance replays without flags.

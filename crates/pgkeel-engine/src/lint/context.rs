@@ -85,6 +85,17 @@ pub struct StmtFacts {
     pub validate_only: bool,
 }
 
+impl StmtFacts {
+    /// Nothing created, renamed or concerned: judging in context learns nothing from it.
+    pub fn is_empty(&self) -> bool {
+        self.creates.is_empty()
+            && self.creates_indexes.is_empty()
+            && self.renames.is_empty()
+            && self.subjects.is_empty()
+            && !self.validate_only
+    }
+}
+
 /// The facts of every top-level statement of a parsed part whose text starts at `base` in the file.
 pub fn statement_facts(parse: &Parse<SourceFile>, base: usize) -> Vec<StmtFacts> {
     parse

@@ -14,6 +14,9 @@ pub struct LintReport {
     /// Paths of the files linted, in order.
     pub files: Vec<String>,
     pub findings: Vec<LintFinding>,
+    /// Discovery's warnings (files not read as migrations, and why), when the migration
+    /// folders were read.
+    pub warnings: Vec<crate::discovery::Warning>,
 }
 
 /// Lint every discovered migration (files and history order; no database).
@@ -26,6 +29,7 @@ pub fn lint_discovered(config: &Config, s: &LintSettings) -> Result<LintReport> 
             .map(|m| m.path.clone())
             .collect(),
         findings: judge_offline(discovered.migrations.iter().map(|m| (m, true)), config, s),
+        warnings: discovered.warnings,
     })
 }
 
@@ -62,6 +66,7 @@ pub fn lint_files(
     let mut report = LintReport {
         files: Vec::new(),
         findings: Vec::new(),
+        warnings: Vec::new(),
     };
     let mut read: Vec<(Migration, bool)> = Vec::new();
     for p in paths {

@@ -22,8 +22,12 @@
 //! - **Ignores.** squawk's own comments work as squawk documents them: `-- squawk-ignore RULE[,
 //!   RULE]` on the line before a statement (or inside it), `-- squawk-ignore-file [RULE, …]`
 //!   anywhere; a file-level ignore covers both parts of the file.
-//! - **Parse errors** are not findings (the statement splitter reports them); squawk lints what
-//!   it could read.
+//! - **Parse errors** are findings of severity error (rule [`SYNTAX_ERROR`], in both parts), so
+//!   `pgkeel lint` never says "0 errors" about a file it could not read; a psql meta-command
+//!   (`\i`, `\set`, …, see [`crate::psql`]) is one finding of its own ([`PSQL_META_COMMAND`])
+//!   with the SQL alternative, instead of the parse errors it causes on its line. squawk lints
+//!   what it could read. Neither blocks an apply (see [`super::accept::blocks`]): a run refuses
+//!   meta-commands before lint, and sends SQL squawk cannot read to the server unsplit.
 
 use std::str::FromStr;
 
@@ -37,6 +41,11 @@ use super::LintFinding;
 use crate::migration::{DownSource, Migration};
 use crate::statements::LineIndex;
 use crate::validate::Severity;
+
+/// The rule id of a finding for SQL squawk's parser cannot read.
+pub const SYNTAX_ERROR: &str = "syntax-error";
+/// The rule id of a finding for a psql meta-command.
+pub const PSQL_META_COMMAND: &str = "psql-meta-command";
 
 /// Rules pgkeel never runs: see the module documentation.
 pub const HANDLED_BY_PGKEEL: &[&str] = &[
@@ -234,23 +243,203 @@ pub fn lint_with_facts(m: &Migration, s: &LintSettings) -> (Vec<LintFinding>, Ve
         });
     }
     let assume_in_transaction = !m.no_transaction;
-    let parsed: Vec<Parse<SourceFile>> = parts
+    let linted: Vec<PartLint> = parts
         .iter()
-        .map(|p| SourceFile::parse(&p.text[p.range.clone()]))
+        .map(|p| lint_part(p, s, assume_in_transaction))
         .collect();
-    // A file-level ignore in one part of a file covers the other part of the same file too.
-    let ignores: Vec<(bool, Vec<Rule>)> = parsed.iter().map(file_ignores).collect();
-    let facts = parsed
-        .first()
-        .map(|p| statement_facts(p, m.up_range.start))
-        .unwrap_or_default();
     let mut out = Vec::new();
-    for (i, (part, parse)) in parts.iter().zip(&parsed).enumerate() {
-        let section = &part.text[part.range.clone()];
-        let violations = linter(s, assume_in_transaction).lint(parse, section);
-        if violations.is_empty() {
-            continue;
+    for (part, l) in parts.iter().zip(&linted) {
+        out.extend(syntax_findings(part, &l.parse_errors));
+    }
+    // A file-level ignore in one part of a file covers the other part of the same file too.
+    let ignores: Vec<(bool, Vec<Rule>)> = linted.iter().map(|l| l.ignores.clone()).collect();
+    let mut facts = Vec::new();
+    for (i, (part, l)) in parts.iter().zip(linted).enumerate() {
+        if i == 0 {
+            facts = l.facts;
         }
+        push_violations(&mut out, s, &parts, &ignores, i, part, l.violations);
+    }
+    (out, facts)
+}
+
+/// A squawk violation with its range as byte offsets of the file text.
+struct Found {
+    code: Rule,
+    message: String,
+    help: Option<String>,
+    start: usize,
+    end: usize,
+}
+
+/// What linting one part gave: squawk's violations, its `squawk-ignore-file` comments, the
+/// facts of its statements, and the parser's errors (offsets of the file text).
+struct PartLint {
+    violations: Vec<Found>,
+    ignores: (bool, Vec<Rule>),
+    facts: Vec<StmtFacts>,
+    parse_errors: Vec<(usize, usize, String)>,
+}
+
+/// Lint one part: a large part chunk by chunk (see [`lint_in_chunks`]), otherwise at once.
+fn lint_part(part: &Part<'_>, s: &LintSettings, assume_in_transaction: bool) -> PartLint {
+    let section = &part.text[part.range.clone()];
+    if section.len() > crate::statements::CHUNK_BYTES {
+        if let Some(l) = lint_in_chunks(part, s, assume_in_transaction) {
+            return l;
+        }
+    }
+    let parse = SourceFile::parse(section);
+    let base = part.range.start;
+    let violations = linter(s, assume_in_transaction)
+        .lint(&parse, section)
+        .into_iter()
+        .map(|v| Found {
+            start: base + usize::from(v.text_range.start()),
+            end: base + usize::from(v.text_range.end()),
+            code: v.code,
+            message: v.message,
+            help: v.help,
+        })
+        .collect();
+    PartLint {
+        violations,
+        ignores: file_ignores(&parse),
+        facts: statement_facts(&parse, base),
+        parse_errors: parse
+            .errors()
+            .iter()
+            .map(|e| {
+                (
+                    base + usize::from(e.range().start()),
+                    base + usize::from(e.range().end()),
+                    e.message().to_string(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Lint a large part one chunk at a time (chunks of whole statements, see
+/// [`crate::statements::chunks`]), so the parser's memory is that of one chunk, not of a 50 MB
+/// file. squawk's rules that look across statements (a table created earlier in the file, a
+/// `SET` before, a `BEGIN` and its `COMMIT` later) read only statements other than DML: each
+/// chunk is linted between the text of every non-DML statement before it and after it (the
+/// context, usually small), and findings in the context are dropped (they are reported with
+/// their own chunk), so the findings are those of linting the whole part. Each chunk is parsed
+/// twice: once to collect the context, once to lint. `None` (lint it at once) when a chunk
+/// does not parse, the context outgrows a chunk (a file of mostly DDL), or the part has
+/// comments that act on the whole file (`squawk-ignore-file`, assume-in-transaction), which a
+/// chunk would not see.
+fn lint_in_chunks(
+    part: &Part<'_>,
+    s: &LintSettings,
+    assume_in_transaction: bool,
+) -> Option<PartLint> {
+    use squawk_syntax::ast::{self, AstNode};
+    let section = &part.text[part.range.clone()];
+    if section.contains("squawk-ignore-file") || section.contains("assume-in-transaction") {
+        return None;
+    }
+    let chunks = crate::statements::chunks(section, crate::statements::CHUNK_BYTES);
+    // The non-DML statements of each chunk, each followed by a line break.
+    let mut contexts: Vec<String> = Vec::with_capacity(chunks.len());
+    let mut total = 0;
+    for chunk in &chunks {
+        let text = &section[chunk.clone()];
+        let parse = SourceFile::parse(text);
+        if !parse.errors().is_empty() {
+            return None;
+        }
+        let mut ctx = String::new();
+        for stmt in parse.tree().stmts() {
+            let dml = matches!(
+                stmt,
+                ast::Stmt::Insert(_)
+                    | ast::Stmt::Update(_)
+                    | ast::Stmt::Delete(_)
+                    | ast::Stmt::Select(_)
+                    | ast::Stmt::Values(_)
+                    | ast::Stmt::Copy(_)
+            );
+            if !dml {
+                let r = stmt.syntax().text_range();
+                ctx.push_str(&text[usize::from(r.start())..usize::from(r.end())]);
+                ctx.push('\n');
+            }
+        }
+        total += ctx.len();
+        if total > crate::statements::CHUNK_BYTES {
+            return None;
+        }
+        contexts.push(ctx);
+    }
+    let mut l = PartLint {
+        violations: Vec::new(),
+        ignores: (false, Vec::new()),
+        facts: Vec::new(),
+        parse_errors: Vec::new(),
+    };
+    for (k, chunk) in chunks.iter().enumerate() {
+        let before: String = contexts[..k].concat();
+        let text = format!(
+            "{before}{}\n{}",
+            &section[chunk.clone()],
+            contexts[k + 1..].concat()
+        );
+        let own = before.len()..before.len() + chunk.len();
+        let parse = SourceFile::parse(&text);
+        // Offsets inside this chunk's own text → offsets in the file.
+        let at = |r: std::ops::Range<usize>| {
+            (own.contains(&r.start) && r.end <= own.end).then(|| {
+                let base = part.range.start + chunk.start - own.start;
+                base + r.start..base + r.end
+            })
+        };
+        for v in linter(s, assume_in_transaction).lint(&parse, &text) {
+            let r = usize::from(v.text_range.start())..usize::from(v.text_range.end());
+            if let Some(r) = at(r) {
+                l.violations.push(Found {
+                    code: v.code,
+                    message: v.message,
+                    help: v.help,
+                    start: r.start,
+                    end: r.end,
+                });
+            }
+        }
+        for mut f in statement_facts(&parse, 0) {
+            if let Some(r) = at(f.range.clone()) {
+                f.range = r;
+                l.facts.push(f);
+            }
+        }
+    }
+    // Facts matter for what a statement creates or renames, and for the findings on it: the
+    // facts of the other statements (a 50 MB file of INSERTs: all of them) are dropped.
+    let mut v = l.violations.iter().map(|v| v.start).peekable();
+    l.facts.retain(|f| {
+        while v.next_if(|&start| start < f.range.start).is_some() {}
+        let has_finding = v.peek().is_some_and(|start| f.range.contains(start));
+        has_finding || !f.is_empty()
+    });
+    Some(l)
+}
+
+/// squawk's violations of part `i` as findings (pgkeel's levels, help and positions).
+fn push_violations(
+    out: &mut Vec<LintFinding>,
+    s: &LintSettings,
+    parts: &[Part<'_>],
+    ignores: &[(bool, Vec<Rule>)],
+    i: usize,
+    part: &Part<'_>,
+    violations: Vec<Found>,
+) {
+    if violations.is_empty() {
+        return;
+    }
+    {
         let index = LineIndex::new(part.text);
         for v in violations {
             let ignored_elsewhere = parts.iter().enumerate().any(|(j, other)| {
@@ -281,8 +470,7 @@ pub fn lint_with_facts(m: &Migration, s: &LintSettings) -> (Vec<LintFinding>, Ve
                 Rule::RequireStatementTimeout => Some("set `[apply] statement_timeout` in pgkeel.toml (pgkeel sets it before every migration), or turn this rule off in [lint.rules]".to_string()),
                 _ => v.help,
             };
-            let start = part.range.start + usize::from(v.text_range.start());
-            let end = part.range.start + usize::from(v.text_range.end());
+            let (start, end) = (v.start, v.end);
             let (line, column) = index.position(start);
             let (end_line, end_column) = index.position(end);
             out.push(LintFinding {
@@ -302,7 +490,64 @@ pub fn lint_with_facts(m: &Migration, s: &LintSettings) -> (Vec<LintFinding>, Ve
             });
         }
     }
-    (out, facts)
+}
+
+/// The parse errors of a part as findings: one per psql meta-command (its line's parse errors
+/// are its consequence), then squawk's errors on the other lines.
+fn syntax_findings(part: &Part<'_>, errors: &[(usize, usize, String)]) -> Vec<LintFinding> {
+    if errors.is_empty() {
+        return Vec::new();
+    }
+    let index = LineIndex::new(part.text);
+    let finding = |rule: &str, start: usize, end: usize, message: String, help: &str| {
+        let (line, column) = index.position(start);
+        let (end_line, end_column) = index.position(end);
+        LintFinding {
+            rule: rule.to_string(),
+            severity: Severity::Error,
+            path: part.path.to_string(),
+            line,
+            column,
+            end_line,
+            end_column,
+            message,
+            help: Some(help.to_string()),
+            part: part.name,
+            reason: None,
+            offset: start,
+            accepted: None,
+        }
+    };
+    let metas = crate::psql::meta_commands(part.text, part.range.clone());
+    let mut out: Vec<LintFinding> = metas
+        .iter()
+        .map(|m| {
+            finding(
+                PSQL_META_COMMAND,
+                m.offset,
+                m.offset + m.command.len(),
+                m.message(),
+                "pgkeel runs SQL only: psql's backslash commands are refused before anything runs",
+            )
+        })
+        .collect();
+    // One finding per line: the parser's recovery reports each following token again.
+    let mut lines_done: Vec<usize> = out.iter().map(|f| f.line).collect();
+    for (start, end, message) in errors {
+        let (start, end) = (*start, *end);
+        let f = finding(
+            SYNTAX_ERROR,
+            start,
+            end.max(start),
+            format!("the SQL does not parse here: {message}"),
+            "fix the SQL at this position; if it is valid PostgreSQL that squawk's parser does not know yet, `pgkeel up` sends the file to the server unsplit and the server judges it (its dry run shows the verdict first)",
+        );
+        if !lines_done.contains(&f.line) {
+            lines_done.push(f.line);
+            out.push(f);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -484,8 +729,23 @@ mod tests {
     }
 
     #[test]
-    fn parse_errors_are_not_findings_and_a_down_file_is_linted_under_its_own_path() {
-        assert!(lint(&mig("create tabel x (id int);\n"), &quiet()).is_empty());
+    fn parse_errors_are_error_findings_with_their_position() {
+        let f = lint(
+            &mig("create table t (id bigint);\ninsert into t valuez (1);\n"),
+            &quiet(),
+        );
+        assert_eq!(brief(&f), ["2:14-2:14 error syntax-error up"], "{f:#?}");
+        assert_eq!(f[0].path, "migrations/001_x.sql");
+        assert!(f[0].message.contains("does not parse"), "{}", f[0].message);
+        let f = lint(&mig("\\set x 1\nselect 1;\n"), &quiet());
+        assert_eq!(brief(&f), ["1:1-1:5 error psql-meta-command up"]);
+        assert!(f[0].message.contains("set_config"), "{}", f[0].message);
+        // A backslash in a literal is SQL: no finding.
+        assert!(lint(&mig("select E'a\\nb', '\\set';\n"), &quiet()).is_empty());
+    }
+
+    #[test]
+    fn a_down_file_is_linted_under_its_own_path() {
         let mut m = mig("create table t (id bigint generated always as identity primary key);\n");
         m.attach_down_file("migrations/001_x.down.sql".into(), "\ndrop table t;\n")
             .unwrap();
@@ -509,5 +769,61 @@ mod tests {
         assert_eq!(default_level(Rule::BanDropTable), Level::Error);
         assert_eq!(default_level(Rule::PreferTextField), Level::Warning);
         assert_eq!(default_level(Rule::TransactionNesting), Level::Off);
+    }
+
+    #[test]
+    fn a_large_file_linted_in_chunks_gives_the_findings_of_linting_it_whole() {
+        let mut sql = String::from(
+            "create table t (id bigint primary key, n int);\nbegin;\ncreate table c (id bigint);\n",
+        );
+        for i in 0..9_000 {
+            sql.push_str(&format!(
+                "insert into t values ({i}, {i}); -- squawk-ignore ban-drop-table\n"
+            ));
+            if i % 3_000 == 2_999 {
+                // Cross-statement rules, after a chunk boundary: tables created at the top.
+                sql.push_str("create index on t (n);\ncreate index on other (n);\n");
+                sql.push_str("alter table c add column x int;\nalter table other add column x int not null;\n");
+                sql.push_str(
+                    "-- squawk-ignore ban-drop-column\nalter table other drop column y;\n",
+                );
+            }
+        }
+        sql.push_str("commit;\n");
+        assert!(sql.len() > 2 * crate::statements::CHUNK_BYTES);
+        let chunked = lint_with_facts(&mig(&sql), &quiet());
+        // The marker comment makes the part lint at once; squawk itself ignores it.
+        let whole = lint_with_facts(&mig(&format!("{sql}-- assume-in-transaction\n")), &quiet());
+        assert!(!chunked.0.is_empty());
+        assert_eq!(brief(&chunked.0), brief(&whole.0));
+        assert_eq!(
+            chunked
+                .0
+                .iter()
+                .map(|f| (&f.message, f.offset))
+                .collect::<Vec<_>>(),
+            whole
+                .0
+                .iter()
+                .map(|f| (&f.message, f.offset))
+                .collect::<Vec<_>>()
+        );
+        // The chunked facts are the whole parse's, minus those of statements that create,
+        // rename or concern nothing and have no finding.
+        let kept: Vec<_> = whole
+            .1
+            .iter()
+            .filter(|f| !f.is_empty() || chunked.0.iter().any(|x| f.range.contains(&x.offset)))
+            .map(|f| f.range.clone())
+            .collect();
+        assert_eq!(
+            chunked
+                .1
+                .iter()
+                .map(|f| f.range.clone())
+                .collect::<Vec<_>>(),
+            kept
+        );
+        assert!(kept.len() < 100, "the INSERTs' facts are gone");
     }
 }

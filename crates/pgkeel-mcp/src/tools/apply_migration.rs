@@ -38,6 +38,11 @@ pub struct ApplyParams {
     /// file as `-- pgkeel:accept RULE reason`, so later replays need no flags.
     #[serde(default)]
     pub accept_lint: Vec<AcceptLint>,
+    /// With {version} alone: record pending files that have no SQL statement (empty, only
+    /// comments or `;`) as applied instead of refusing them (`empty_migration`). The untouched
+    /// `pgkeel new` template is refused even so.
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -290,6 +295,7 @@ impl PgkeelServer {
                     to: Some(version.clone()),
                     dry_run: false,
                     accept_lint: accept,
+                    allow_empty: p.allow_empty,
                     ..UpOptions::default()
                 };
                 match migrator.up(&opts).await {
