@@ -595,8 +595,11 @@ mod tests {
                 " -- ;\nselect 3;"
             ]
         );
-        assert_eq!(chunks("", 10), [0..0]);
-        assert_eq!(chunks("select 1", 1), [0..8]);
+        assert_eq!(chunks("", 10), [std::ops::Range { start: 0, end: 0 }]);
+        assert_eq!(
+            chunks("select 1", 1),
+            [std::ops::Range { start: 0, end: 8 }]
+        );
     }
 
     #[test]
