@@ -1778,7 +1778,7 @@ async fn lock_timeout_from_config_fails_a_blocked_statement_fast() {
     assert_eq!(up.json()["error"]["failure"]["sqlstate"], "55P03", "{up}");
     tx.rollback().await.unwrap();
 
-    ctx.run(&["repair", "--resolve-failed", "002"]).expect(0);
+    // Nothing was applied, so the migration stays pending: `up` runs it without a repair.
     ctx.run(&["up"]).expect(0);
     let c = ctx.client().await;
     assert_eq!(

@@ -37,6 +37,10 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// PostgreSQL `statement_timeout` for migration statements (zero = none).
     pub statement_timeout: Duration,
+    /// Attempts after a lock timeout (`[apply] lock_retries`, default 0) and the first wait
+    /// between them (`lock_retry_backoff`, default 1s; doubled each time, at most 30 s).
+    pub lock_retries: u32,
+    pub lock_retry_backoff: Duration,
     /// Log file, relative to `root` unless absolute; `None` disables it.
     pub log_file: Option<PathBuf>,
     /// The project-local dev cluster (`[dev]`; see [`crate::dev`]).
@@ -164,6 +168,8 @@ struct ApplySection {
     lock_wait_timeout: Option<String>,
     lock_timeout: Option<String>,
     statement_timeout: Option<String>,
+    lock_retries: Option<u32>,
+    lock_retry_backoff: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -309,6 +315,20 @@ impl Config {
             &fc.apply.statement_timeout,
             Duration::ZERO,
         )?;
+        let lock_retries = match env.var("PGKEEL_LOCK_RETRIES") {
+            Some(v) => v.trim().parse::<u32>().map_err(|_| {
+                Error::Config(format!(
+                    "PGKEEL_LOCK_RETRIES: {v:?} is not a count (expected e.g. 3)"
+                ))
+            })?,
+            None => fc.apply.lock_retries.unwrap_or(0),
+        };
+        let lock_retry_backoff = duration(
+            None,
+            "PGKEEL_LOCK_RETRY_BACKOFF",
+            &fc.apply.lock_retry_backoff,
+            Duration::from_secs(1),
+        )?;
 
         let log_file = flags
             .log_file
@@ -378,6 +398,8 @@ impl Config {
             lock_wait_timeout,
             lock_timeout,
             statement_timeout,
+            lock_retries,
+            lock_retry_backoff,
             log_file,
             dev,
             dev_database: false,
@@ -622,6 +644,8 @@ mod tests {
         assert_eq!(c.lock_wait_timeout, Duration::from_secs(60));
         assert_eq!(c.lock_timeout, Duration::from_secs(5));
         assert_eq!(c.statement_timeout, Duration::ZERO);
+        assert_eq!(c.lock_retries, 0);
+        assert_eq!(c.lock_retry_backoff, Duration::from_secs(1));
         assert_eq!(c.log_path(), Some(PathBuf::from("/p/logs/migration.log")));
         assert!(c.database_url.is_none());
         let c = resolve(
@@ -646,6 +670,8 @@ mod tests {
             lock_wait_timeout = "2m"
             lock_timeout = "750ms"
             statement_timeout = "30s"
+            lock_retries = 3
+            lock_retry_backoff = "250ms"
             [log]
             file = "off"
         "#;
@@ -662,6 +688,8 @@ mod tests {
         assert_eq!(c.lock_wait_timeout, Duration::from_secs(120));
         assert_eq!(c.lock_timeout, Duration::from_secs(1));
         assert_eq!(c.statement_timeout, Duration::from_secs(30));
+        assert_eq!(c.lock_retries, 3);
+        assert_eq!(c.lock_retry_backoff, Duration::from_millis(250));
         assert_eq!(c.log_file, None);
         assert_eq!(c.database_url_source.as_deref(), Some("env CRM_DB"));
         assert_eq!(c.database_display(), "postgres://u:***@h/db");

@@ -177,6 +177,10 @@ pub struct MigrationFailure {
     pub context: Option<String>,
     /// What state the database was left in, and what to run next.
     pub outcome: String,
+    /// The sessions that held the lock the statement waited for, sampled while it waited
+    /// (`pid N (application, user, state since …): query`), for a lock or statement timeout.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<String>,
 }
 
 impl std::fmt::Display for MigrationFailure {
@@ -201,6 +205,9 @@ impl std::fmt::Display for MigrationFailure {
         }
         if let Some(c) = &self.context {
             write!(f, "\n  context: {c}")?;
+        }
+        for b in &self.blocked_by {
+            write!(f, "\n  blocked by {b}")?;
         }
         write!(f, "\n  {}", self.outcome)
     }

@@ -20,6 +20,7 @@ pub mod migration;
 pub mod migrator;
 pub mod plan;
 pub mod rollback;
+pub mod segment;
 pub mod snapshot;
 pub mod source;
 pub mod statements;

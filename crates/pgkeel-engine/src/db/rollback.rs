@@ -137,6 +137,7 @@ fn failure(
         hint: db.and_then(|d| d.hint().map(str::to_string)),
         context: db.and_then(|d| d.where_().map(str::to_string)),
         outcome: "the rollback ran in one transaction and was undone: nothing changed".into(),
+        blocked_by: Vec::new(),
     }))
 }
 
