@@ -131,6 +131,10 @@ async fn inspect(
         }
         EffectCheck::DropIndex { indexes } => {
             let names: Vec<String> = indexes.iter().map(qualified).collect();
+            let shown: Vec<String> = indexes
+                .iter()
+                .map(|(s, n)| s.as_ref().map_or_else(|| n.clone(), |s| format!("{s}.{n}")))
+                .collect();
             let all_gone: bool = client
                 .query_one(
                     "SELECT bool_and(to_regclass(n) IS NULL) FROM unnest($1::text[]) AS n",
@@ -143,7 +147,7 @@ async fn inspect(
                 Before::Done {
                     note: format!(
                         "index {} is already gone: recorded as done without running the DROP",
-                        names.join(", ")
+                        shown.join(", ")
                     ),
                 }
             } else {
@@ -188,33 +192,28 @@ async fn inspect(
         EffectCheck::DetachPartition { parent, partition } => {
             let row = client
                 .query_one(
-                    "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL, \
+                    "SELECT to_regclass($1)::text, to_regclass($2)::text, \
                             (SELECT i.inhdetachpending FROM pg_inherits i \
                               WHERE i.inhrelid = to_regclass($2) AND i.inhparent = to_regclass($1))",
                     &[&qualified(parent), &qualified(partition)],
                 )
                 .await?;
-            let (both_exist, pending): (bool, Option<bool>) = (row.get(0), row.get(1));
-            Ok(match (both_exist, pending) {
-                (true, None) => Before::Done {
+            let (parent, partition, pending): (Option<String>, Option<String>, Option<bool>) =
+                (row.get(0), row.get(1), row.get(2));
+            let (Some(parent), Some(partition)) = (parent, partition) else {
+                return Ok(Before::Run);
+            };
+            Ok(match pending {
+                None => Before::Done {
+                    note: format!("{partition} is no longer a partition of {parent}: recorded as done"),
+                },
+                Some(true) => Before::Instead {
+                    sql: format!("ALTER TABLE {parent} DETACH PARTITION {partition} FINALIZE"),
                     note: format!(
-                        "{} is no longer a partition of {}: recorded as done",
-                        qualified(partition),
-                        qualified(parent)
+                        "an interrupted DETACH PARTITION … CONCURRENTLY left {partition} pending detach: finished it with FINALIZE"
                     ),
                 },
-                (true, Some(true)) => Before::Instead {
-                    sql: format!(
-                        "ALTER TABLE {} DETACH PARTITION {} FINALIZE",
-                        qualified(parent),
-                        qualified(partition)
-                    ),
-                    note: format!(
-                        "an interrupted DETACH PARTITION … CONCURRENTLY left {} pending detach: finished it with FINALIZE",
-                        qualified(partition)
-                    ),
-                },
-                _ => Before::Run,
+                Some(false) => Before::Run,
             })
         }
     }
