@@ -371,3 +371,29 @@ async fn lock_retries_outwait_a_lock_released_during_the_retries() {
         1
     );
 }
+
+/// A statement timeout (57014) in a rolled-back segment changes nothing either: the migration
+/// stays pending, and runs once the timeout allows it, without a repair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_leaves_the_migration_pending() {
+    let ctx = Ctx::new().await;
+    ctx.write("pgkeel.toml", "[apply]\nstatement_timeout = \"100ms\"\n");
+    ctx.write(
+        "migrations/001_slow.sql",
+        "create table s(id int);\nselect pg_sleep(0.5);\n",
+    );
+    let up = ctx.run(&["up"]).expect(6);
+    assert!(
+        up.stderr.contains("error 57014")
+            && up.stderr.contains("stays pending")
+            && up.stderr.contains("[apply] statement_timeout"),
+        "{up}"
+    );
+    assert!(!up.stderr.contains("--resolve-failed"), "{up}");
+    let st = ctx.run(&["status", "--json"]).expect(0).json();
+    assert_eq!(st["migrations"][0]["state"], "pending", "{st}");
+    ctx.write("pgkeel.toml", "[apply]\nstatement_timeout = \"5s\"\n");
+    ctx.run(&["up"]).expect(0);
+    let c = ctx.client().await;
+    assert!(one::<bool>(&c, "SELECT to_regclass('s') IS NOT NULL").await);
+}

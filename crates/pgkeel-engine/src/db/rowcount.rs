@@ -28,9 +28,14 @@ pub struct RowCount {
 }
 
 impl RowCount {
-    /// `table: before → after` (`-` = did not exist), with `(estimated)` when one side is.
+    /// `table: before → after` (`-` = did not exist, `?` = no estimate), with `(estimated)`
+    /// when one side is.
     pub fn line(&self) -> String {
-        let n = |c: Option<i64>| c.map_or_else(|| "-".to_string(), |c| c.to_string());
+        let n = |c: Option<i64>| match c {
+            None => "-".to_string(),
+            Some(c) if c < 0 => "?".to_string(),
+            Some(c) => c.to_string(),
+        };
         format!(
             "{}: {} → {}{}",
             self.table,
@@ -118,12 +123,12 @@ pub async fn count(
     }
 }
 
-/// The planner's row estimates (`reltuples`; 0 for a table never analysed), read without
-/// locking the tables.
+/// The planner's row estimates (`reltuples`; -1 for a table never vacuumed or analysed, which
+/// has none), read without locking the tables.
 async fn estimate(client: &Client, targets: &[Target]) -> Result<Vec<Option<i64>>> {
     let rows = client
         .query(
-            "SELECT CASE WHEN c.oid IS NULL THEN NULL ELSE greatest(c.reltuples, 0)::bigint END
+            "SELECT CASE WHEN c.oid IS NULL THEN NULL WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples::bigint END
                FROM unnest($1::text[]) WITH ORDINALITY AS n(name, i)
                LEFT JOIN pg_class c ON c.oid = to_regclass(n.name)
                  AND c.relkind IN ('r', 'p', 'f', 'm')
@@ -263,5 +268,25 @@ impl RowCounter {
                 Vec::new()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::RowCount;
+
+    #[test]
+    fn lines_show_missing_unknown_and_estimated() {
+        let c = |before, after, estimated| RowCount {
+            table: "items".into(),
+            before,
+            after,
+            estimated,
+        };
+        assert_eq!(c(None, Some(4), false).line(), "items: - → 4");
+        assert_eq!(
+            c(Some(-1), Some(1200), true).line(),
+            "items: ? → 1200 (estimated: the table was locked)"
+        );
     }
 }
