@@ -333,6 +333,14 @@ async fn held_table_lock_fails_fast_names_the_blocker_and_stays_pending() {
         assert_ne!(w["path"], "", "{w}");
     }
 
+    // A dry run (what plan_migration and apply_migration run first) names the blocker too.
+    let dry = ctx.run(&["up", "--dry-run", "--json"]).expect(6).json();
+    let f = &dry["error"]["failure"];
+    assert!(
+        f["blocked_by"].to_string().contains(&format!("pid {pid} (blocker-test")),
+        "{dry}"
+    );
+
     holder.batch_execute("ROLLBACK").await.unwrap();
     let up = ctx.run(&["up"]).expect(0);
     assert!(up.stderr.contains("applied 002"), "{up}");

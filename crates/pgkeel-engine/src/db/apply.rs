@@ -255,7 +255,10 @@ impl<'a> Executor<'a> {
                     queries.push(progress.clone());
                     queries.push("COMMIT".to_string());
                     let (mut results, blocked_by) = self
-                        .watched(job.history_version, self.pipeline(&queries))
+                        .watched(
+                            Applier::Recorded(job.history_version),
+                            self.pipeline(&queries),
+                        )
                         .await;
                     if let Some(i) = prepare_at {
                         self.snapshot_prepared.store(
@@ -417,7 +420,10 @@ impl<'a> Executor<'a> {
                         }
                     };
                     let (ran, blocked_by) = self
-                        .watched(job.history_version, self.client.simple_query(&sql))
+                        .watched(
+                            Applier::Recorded(job.history_version),
+                            self.client.simple_query(&sql),
+                        )
                         .await;
                     match ran {
                         Ok(_) => break,
@@ -538,7 +544,7 @@ impl<'a> Executor<'a> {
     /// only be read while the wait is going on.
     async fn watched<T>(
         &self,
-        version: &str,
+        applier: Applier<'_>,
         fut: impl std::future::Future<Output = T>,
     ) -> (T, Vec<String>) {
         let Some(url) = &self.observer_url else {
@@ -560,7 +566,7 @@ impl<'a> Executor<'a> {
                 () = &mut sleep => {
                     let sample = tokio::time::timeout(
                         Duration::from_secs(2),
-                        self.sample_blockers(url, version, &mut observer),
+                        self.sample_blockers(url, &applier, &mut observer),
                     )
                     .await;
                     if let Ok(Some(now)) = sample {
@@ -577,18 +583,21 @@ impl<'a> Executor<'a> {
     async fn sample_blockers(
         &self,
         url: &str,
-        version: &str,
+        applier: &Applier<'_>,
         observer: &mut Option<super::Connection>,
     ) -> Option<Vec<String>> {
         if observer.is_none() {
             *observer = super::connect(url, "observer", None).await.ok();
         }
         let client = &observer.as_ref()?.client;
-        let pid: i32 = client
-            .query_opt(&self.history.backend_pid_sql(version), &[])
-            .await
-            .ok()??
-            .get::<_, Option<i32>>(0)?;
+        let pid: i32 = match applier {
+            Applier::Pid(pid) => *pid,
+            Applier::Recorded(version) => client
+                .query_opt(&self.history.backend_pid_sql(version), &[])
+                .await
+                .ok()??
+                .get::<_, Option<i32>>(0)?,
+        };
         super::segment::blockers(client, pid).await.ok()
     }
 
@@ -727,6 +736,16 @@ impl<'a> Executor<'a> {
     /// that cannot run in a transaction are listed, not run. Stops at the first failure.
     pub async fn dry_run(&self, jobs: &[Job<'_>]) -> Result<DryRun> {
         let mut report = DryRun::default();
+        // A dry run writes no history row to find its server process by: ask once.
+        let pid: Option<i32> = match self.observer_url {
+            Some(_) => self
+                .client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .ok()
+                .map(|r| r.get(0)),
+            None => None,
+        };
         self.client
             .batch_execute(&format!("{} BEGIN;", self.session_setup))
             .await
@@ -769,7 +788,13 @@ impl<'a> Executor<'a> {
             }
             // Sized inside the dry run's transaction: tables made by earlier migrations count.
             let backups = self.estimate_backups(job).await?;
-            let results = self.pipeline(&queries).await;
+            let (results, blocked_by) = match pid {
+                Some(pid) => {
+                    self.watched(Applier::Pid(pid), self.pipeline(&queries))
+                        .await
+                }
+                None => (self.pipeline(&queries).await, Vec::new()),
+            };
             let mut item = DryRunItem {
                 version: job.migration.version.to_string(),
                 path: job.migration.path.clone(),
@@ -781,13 +806,14 @@ impl<'a> Executor<'a> {
             };
             if let Some((i, e)) = first_error(&results) {
                 item.statements_run = i;
-                let failure = failure_from(
+                let mut failure = failure_from(
                     job.migration,
                     p,
                     Some(run[i]),
                     e,
                     "dry run: everything was rolled back, nothing changed".to_string(),
                 );
+                failure.blocked_by = blocked_by;
                 report.items.push(item);
                 report.failure = Some(failure);
                 break;
@@ -831,6 +857,13 @@ pub struct SkippedStatement {
     pub line: usize,
     pub kind: String,
     pub reason: &'static str,
+}
+
+/// How the observer finds the server process a watched statement runs in.
+enum Applier<'v> {
+    /// The `backend_pid` of this version's history row (written by the `running` marker).
+    Recorded(&'v str),
+    Pid(i32),
 }
 
 /// Why a segment failed: the server's error, or what the check before a non-transactional
