@@ -43,29 +43,28 @@ async fn kill_during_the_build(ctx: &Ctx, holder: &Client) -> i32 {
     ctx.write("migrations/001_indexed.sql", INDEXED);
     let mut child = ctx.spawn(&["up"]);
     let c = ctx.client().await;
-    let start = Instant::now();
-    let backend: i32 = loop {
-        let row = c
-            .query_opt(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                 AND state = 'active' AND query ILIKE 'create index concurrently%' \
-                 AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .unwrap();
-        if let Some(r) = row {
-            break r.get(0);
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the index build never waited for the holder"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let waiting = "FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' \
+                   AND query ILIKE 'create index concurrently%' AND wait_event_type = 'Lock'";
+    wait_for(
+        &c,
+        &format!("SELECT EXISTS (SELECT 1 {waiting})"),
+        Duration::from_secs(20),
+    )
+    .await;
+    let backend: i32 = one(&c, &format!("SELECT pid {waiting}")).await;
     child.kill().expect("SIGKILL pgkeel");
     let _ = child.wait();
     backend
+}
+
+/// Wait until server process `pid` has ended.
+async fn wait_gone(c: &Client, pid: i32) {
+    wait_for(
+        c,
+        &format!("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = {pid})"),
+        Duration::from_secs(20),
+    )
+    .await;
 }
 
 async fn index_state(c: &Client) -> (bool, String) {
@@ -89,12 +88,7 @@ async fn killed_concurrent_index_build_that_finished_is_recorded_done() {
     holder.batch_execute("COMMIT").await.unwrap();
     let c = ctx.client().await;
     // The build completes, then its backend finds its client gone and exits.
-    wait_for(
-        &c,
-        &format!("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = {backend})"),
-        Duration::from_secs(20),
-    )
-    .await;
+    wait_gone(&c, backend).await;
     assert!(
         index_state(&c).await.0,
         "premise: the orphaned build made a valid index"
@@ -158,12 +152,7 @@ async fn killed_concurrent_index_build_that_was_cancelled_is_rebuilt() {
     c.execute("SELECT pg_terminate_backend($1)", &[&backend])
         .await
         .unwrap();
-    wait_for(
-        &c,
-        &format!("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = {backend})"),
-        Duration::from_secs(20),
-    )
-    .await;
+    wait_gone(&c, backend).await;
     assert!(
         !index_state(&c).await.0,
         "premise: the cancelled build left an INVALID index"
@@ -337,7 +326,9 @@ async fn held_table_lock_fails_fast_names_the_blocker_and_stays_pending() {
     let dry = ctx.run(&["up", "--dry-run", "--json"]).expect(6).json();
     let f = &dry["error"]["failure"];
     assert!(
-        f["blocked_by"].to_string().contains(&format!("pid {pid} (blocker-test")),
+        f["blocked_by"]
+            .to_string()
+            .contains(&format!("pid {pid} (blocker-test")),
         "{dry}"
     );
 
