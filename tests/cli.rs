@@ -1011,6 +1011,22 @@ async fn sigkill_during_migration_leaves_it_interrupted_and_up_completes_it() {
         || migration_running(&c),
     )
     .await;
+    // The kill must land during the long statement (earlier, e.g. while the snapshot query
+    // sends its rows, the backend notices the dead client and ends: an ordinary interruption).
+    wait_until(
+        Duration::from_secs(20),
+        "the long statement to run",
+        || async {
+            count(
+                &c,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND state = 'active' AND query LIKE 'select pg_sleep(30)%'",
+            )
+            .await
+                > 0
+        },
+    )
+    .await;
     child.kill().expect("SIGKILL pgkeel");
     let _ = child.wait();
 

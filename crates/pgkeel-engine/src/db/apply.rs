@@ -637,12 +637,28 @@ impl<'a> Executor<'a> {
                 Cause::Pg(_) => " (a statement timeout: `[apply] statement_timeout` sets it)",
                 Cause::Conflict { .. } => "",
             };
+            // What the failed segment left: nothing (rolled back, or never started), or what the
+            // next run's check before the statement finds and handles.
+            let left = if seg.transactional || matches!(cause, Cause::Conflict { .. }) {
+                "changed nothing"
+            } else {
+                "did not complete (the next `pgkeel up` checks what it left before running it again)"
+            };
             if segment == 0 {
-                format!("nothing of this migration was applied, and it stays pending (not failed, no repair needed): run `pgkeel up` again{when}")
+                format!("nothing of this migration was applied (its first segment {left}), and it stays pending (not failed, no repair needed): run `pgkeel up` again{when}")
             } else {
                 format!(
-                    "segments 1–{segment} of {total} completed and stay applied; segment {} changed nothing. The migration stays pending (no repair needed): `pgkeel up` resumes it at segment {}{when}",
+                    "segments 1–{segment} of {total} completed and stay applied; segment {} {left}. The migration stays pending (no repair needed): `pgkeel up` resumes it at segment {}{when}",
                     segment + 1,
+                    segment + 1
+                )
+            }
+        } else if matches!(cause, Cause::Conflict { .. }) {
+            if segment == 0 {
+                "nothing of this migration was applied: its first statement did not run".to_string()
+            } else {
+                format!(
+                    "segments 1–{segment} of {total} completed and stay applied; segment {} did not run",
                     segment + 1
                 )
             }
