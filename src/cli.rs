@@ -101,7 +101,7 @@ pub enum Command {
         allow_empty: bool,
     },
     /// Fix history after an intentional edit, a deleted file or a failed migration
-    #[command(group(clap::ArgGroup::new("action").required(true).args(["accept_checksum", "forget", "resolve_failed"])))]
+    #[command(group(clap::ArgGroup::new("action").required(true).args(["accept_checksum", "forget", "resolve_failed", "segment_done"])))]
     Repair {
         /// Record the current checksum of an intentionally edited migration
         #[arg(long, value_name = "VERSION")]
@@ -112,6 +112,10 @@ pub enum Command {
         /// Mark a failed migration as fixed: the next `up` runs it again from its resume point
         #[arg(long, value_name = "VERSION")]
         resolve_failed: Option<String>,
+        /// Record segment N of a failed or interrupted migration as done without running it
+        /// (its effect is in place, e.g. an index a lost run built): the next `up` resumes after it
+        #[arg(long, value_name = "VERSION:N")]
+        segment_done: Option<String>,
     },
     /// Mark every migration up to VERSION as applied without running it (adopt a database)
     Baseline {

@@ -221,16 +221,18 @@ async fn run(cli: Cli, out: &Out) -> ExitCode {
             accept_checksum,
             forget,
             resolve_failed,
+            segment_done,
         } => {
-            let action = match (accept_checksum, forget, resolve_failed) {
-                (Some(v), _, _) => RepairAction::AcceptChecksum(v),
-                (_, Some(v), _) => RepairAction::Forget(v),
-                (_, _, Some(v)) => RepairAction::ResolveFailed(v),
-                // clap's required ArgGroup guarantees one of the three.
+            let action = match (accept_checksum, forget, resolve_failed, segment_done) {
+                (Some(v), ..) => RepairAction::AcceptChecksum(v),
+                (_, Some(v), ..) => RepairAction::Forget(v),
+                (_, _, Some(v), _) => RepairAction::ResolveFailed(v),
+                (.., Some(v)) => RepairAction::SegmentDone(v),
+                // clap's required ArgGroup guarantees one of the four.
                 _ => {
                     return out.fail(
                         &anyhow::anyhow!(
-                            "repair needs --accept-checksum, --forget or --resolve-failed"
+                            "repair needs --accept-checksum, --forget, --resolve-failed or --segment-done"
                         ),
                         Exit::Usage,
                     )

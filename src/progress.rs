@@ -102,6 +102,11 @@ impl Events for Reporter {
             Event::ServerNotice { severity, message } => {
                 self.line(&format!("      server {severity}: {message}"))
             }
+            Event::LockRetry { .. } => {
+                if let Some(text) = pgkeel_engine::events::lock_retry_line(&event) {
+                    self.line(&format!("      {text}"));
+                }
+            }
         }
     }
 }

@@ -64,9 +64,8 @@ fn summary(r: &ValidateReport) -> String {
 pub fn print_up(r: &UpReport) {
     if !r.row_counts.is_empty() {
         outln!("rows in the tables the migrations touched (before → after):");
-        let show = |n: Option<i64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
         for c in &r.row_counts {
-            outln!("  {}: {} → {}", c.table, show(c.before), show(c.after));
+            outln!("  {}", c.line());
         }
     }
     let Some(v) = &r.validation else {

@@ -28,6 +28,8 @@ pub const CONFIG_ENV: &[&str] = &[
     "PGKEEL_LOCK_TIMEOUT",
     "PGKEEL_STATEMENT_TIMEOUT",
     "PGKEEL_CONNECT_TIMEOUT",
+    "PGKEEL_LOCK_RETRIES",
+    "PGKEEL_LOCK_RETRY_BACKOFF",
     "PGKEEL_ROLLBACK_KEY",
     // Without a URL pgkeel falls back to the dev database, which these configure.
     "PGKEEL_DEV_AUTO",

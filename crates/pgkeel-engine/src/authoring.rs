@@ -388,8 +388,13 @@ impl Migrator {
                     }
                     let _ = std::fs::remove_file(&full_path);
                     failure.outcome = if ours {
+                        let next = match failure.sqlstate.as_deref() {
+                            Some("55P03") => "another session holds a lock it needs (see blocked_by): call apply_migration again once it is free, as it is",
+                            Some("57014") => "it ran into [apply] statement_timeout: call apply_migration again when it can finish in time, or split the work",
+                            _ => "fix the SQL and call apply_migration again",
+                        };
                         format!(
-                            "nothing of this migration was applied and its file was not kept{}; fix the SQL and call apply_migration again",
+                            "nothing of this migration was applied and its file was not kept{}; {next}",
                             if report.applied.is_empty() {
                                 String::new()
                             } else {

@@ -73,6 +73,10 @@ pub struct Config {
     /// no deadline): to connect (TCP, TLS, startup), and for each of its own catalog queries.
     /// A `connect_timeout` in the URL wins (see [`crate::db::connect`]).
     pub connect_timeout: Duration,
+    /// Attempts after a lock timeout (`[apply] lock_retries`, default 0) and the first wait
+    /// between them (`lock_retry_backoff`, default 1s; doubled each time, at most 30 s).
+    pub lock_retries: u32,
+    pub lock_retry_backoff: Duration,
     /// Log file, relative to `root` unless absolute; `None` disables it.
     pub log_file: Option<PathBuf>,
     /// The project-local dev cluster (`[dev]`; see [`crate::dev`]).
@@ -201,6 +205,8 @@ struct ApplySection {
     lock_wait_timeout: Option<String>,
     lock_timeout: Option<String>,
     statement_timeout: Option<String>,
+    lock_retries: Option<u32>,
+    lock_retry_backoff: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -371,6 +377,21 @@ impl Config {
             "[database] connect_timeout",
             DEFAULT_CONNECT_TIMEOUT,
         )?;
+        let lock_retries = match env.var("PGKEEL_LOCK_RETRIES") {
+            Some(v) => v.trim().parse::<u32>().map_err(|_| {
+                Error::Config(format!(
+                    "PGKEEL_LOCK_RETRIES: {v:?} is not a count (expected e.g. 3)"
+                ))
+            })?,
+            None => fc.apply.lock_retries.unwrap_or(0),
+        };
+        let (lock_retry_backoff, _) = duration(
+            None,
+            "PGKEEL_LOCK_RETRY_BACKOFF",
+            &fc.apply.lock_retry_backoff,
+            "[apply] lock_retry_backoff",
+            Duration::from_secs(1),
+        )?;
 
         let log_file = flags
             .log_file
@@ -441,6 +462,8 @@ impl Config {
             lock_timeout,
             statement_timeout,
             connect_timeout,
+            lock_retries,
+            lock_retry_backoff,
             log_file,
             dev,
             dev_database: false,
@@ -685,6 +708,8 @@ mod tests {
         assert_eq!(c.lock_wait_timeout, Duration::from_secs(60));
         assert_eq!(c.lock_timeout, Duration::from_secs(5));
         assert_eq!(c.statement_timeout, Duration::ZERO);
+        assert_eq!(c.lock_retries, 0);
+        assert_eq!(c.lock_retry_backoff, Duration::from_secs(1));
         assert_eq!(c.log_path(), Some(PathBuf::from("/p/logs/migration.log")));
         assert!(c.database_url.is_none());
         let c = resolve(
@@ -709,6 +734,8 @@ mod tests {
             lock_wait_timeout = "2m"
             lock_timeout = "750ms"
             statement_timeout = "30s"
+            lock_retries = 3
+            lock_retry_backoff = "250ms"
             [log]
             file = "off"
         "#;
@@ -725,6 +752,8 @@ mod tests {
         assert_eq!(c.lock_wait_timeout, Duration::from_secs(120));
         assert_eq!(c.lock_timeout, Duration::from_secs(1));
         assert_eq!(c.statement_timeout, Duration::from_secs(30));
+        assert_eq!(c.lock_retries, 3);
+        assert_eq!(c.lock_retry_backoff, Duration::from_millis(250));
         assert_eq!(c.log_file, None);
         assert_eq!(c.database_url_source.as_deref(), Some("env CRM_DB"));
         assert_eq!(c.database_display(), "postgres://u:***@h/db");

@@ -214,6 +214,10 @@ pub struct MigrationFailure {
     /// fault of the SQL. Its error code is `connection_lost` (exit 1), not `migration_failed`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub connection_lost: bool,
+    /// The sessions that held the lock the statement waited for, sampled while it waited
+    /// (`pid N (application, user, state since …): query`), for a lock or statement timeout.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<String>,
 }
 
 impl std::fmt::Display for MigrationFailure {
@@ -238,6 +242,9 @@ impl std::fmt::Display for MigrationFailure {
         }
         if let Some(c) = &self.context {
             write!(f, "\n  context: {c}")?;
+        }
+        for b in &self.blocked_by {
+            write!(f, "\n  blocked by {b}")?;
         }
         write!(f, "\n  {}", self.outcome)
     }

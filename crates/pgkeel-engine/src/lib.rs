@@ -21,6 +21,7 @@ pub mod migrator;
 pub mod plan;
 pub mod psql;
 pub mod rollback;
+pub mod segment;
 pub mod snapshot;
 pub mod source;
 pub mod statements;

@@ -123,6 +123,9 @@ pub enum RepairAction {
     Forget(String),
     /// Mark a failed (or interrupted) migration as fixed so `up` runs it again.
     ResolveFailed(String),
+    /// `VERSION:N`: record non-transactional segment N (1-based) of a failed or interrupted
+    /// migration as done without running it, because its effect is in place.
+    SegmentDone(String),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -565,7 +568,12 @@ impl Migrator {
             self.config.statement_timeout,
         )
         .with_backups(&self.config.backup)
-        .with_dry_run_prelude(supabase.dry_run_prelude);
+        .with_dry_run_prelude(supabase.dry_run_prelude)
+        .with_lock_retry(crate::db::apply::LockRetry {
+            retries: self.config.lock_retries,
+            backoff: self.config.lock_retry_backoff,
+        })
+        .with_observer(self.url().ok().map(str::to_string));
         self.check_backup_sizes(&executor, &jobs, report.max_backup_bytes)
             .await?;
         if !locked {
@@ -615,7 +623,14 @@ impl Migrator {
                 Err(e) => return Err(e),
             }
         }
-        report.row_counts = row_counter.after(&conn.client, &mut report.warnings).await;
+        // After a lock timeout the blocker probably still holds the table: estimates only.
+        let lost_lock = report
+            .failure
+            .as_ref()
+            .is_some_and(|f| matches!(f.sqlstate.as_deref(), Some("55P03")));
+        report.row_counts = row_counter
+            .after(&conn.client, &mut report.warnings, !lost_lock)
+            .await;
         report.supabase_notes.extend(
             self.supabase_standin_note(&conn.client, &routed_extensions)
                 .await,
@@ -641,6 +656,14 @@ impl Migrator {
                 RepairAction::AcceptChecksum(v) => (v, "accept_checksum"),
                 RepairAction::Forget(v) => (v, "forget"),
                 RepairAction::ResolveFailed(v) => (v, "resolve_failed"),
+                RepairAction::SegmentDone(v) => (v, "segment_done"),
+            };
+            let (text, segment) = match action {
+                RepairAction::SegmentDone(_) => {
+                    let (v, n) = parse_segment_arg(text)?;
+                    (v, Some(n))
+                }
+                _ => (text.as_str(), None),
             };
             let version = parse_version(text)?;
             let row = rows
@@ -700,6 +723,15 @@ impl Migrator {
                         format!("migration {text} marked resolved; `pgkeel up` runs it again from the start (audit logged)")
                     }
                 }
+                RepairAction::SegmentDone(_) => {
+                    let n = segment.unwrap_or_default();
+                    let file = file.ok_or_else(|| {
+                        Error::Refused(format!(
+                            "no file has version {text}, so its segments are unknown; restore the file first"
+                        ))
+                    })?;
+                    self.segment_done(&mut conn.client, &history, row, file, n).await?
+                }
             };
             Ok(RepairReport {
                 action: name,
@@ -712,6 +744,80 @@ impl Migrator {
             tracing::warn!("{e}");
         }
         result
+    }
+
+    /// `repair --segment-done VERSION:N`: refuses unless N is the segment the migration stops
+    /// at (the one after its resume point), runs outside a transaction (a transactional segment
+    /// either committed with its history row or did nothing), and the file is the one that ran.
+    async fn segment_done(
+        &self,
+        client: &mut tokio_postgres::Client,
+        history: &HistoryTables,
+        row: &crate::history::HistoryRow,
+        file: &crate::migration::Migration,
+        n: i32,
+    ) -> Result<String> {
+        let v = &row.version;
+        if !matches!(
+            row.status,
+            Status::Failed | Status::Running | Status::Pending
+        ) {
+            return Err(Error::Refused(format!(
+                "migration {v} is {}, not failed or interrupted; it has no segment to record",
+                row.status.as_str()
+            )));
+        }
+        if let Some(pid) = row.backend_pid.filter(|_| row.status == Status::Running) {
+            if lock::live_backends(client).await?.contains(&pid) {
+                return Err(Error::Refused(format!(
+                    "migration {v} is still running in server process {pid} (a run whose client went away; its statement continues on the server); wait until it ends (`pgkeel status`), then check again"
+                )));
+            }
+        }
+        if file.checksum != row.checksum {
+            return Err(Error::Refused(format!(
+                "{} changed since migration {v} ran, so its segments may differ from the recorded ones; restore the file (or `pgkeel repair --accept-checksum {v}` when only later segments changed) first",
+                file.path
+            )));
+        }
+        let prepared = file.prepare().map_err(|e| Error::Unrunnable {
+            path: file.path.clone(),
+            line: e.line,
+            column: e.column,
+            statement: e.statement,
+            message: e.message,
+        })?;
+        let total = prepared.segments.len() as i32;
+        let next = row.segments_done + 1;
+        if n != next {
+            return Err(Error::Refused(format!(
+                "migration {v} stops at segment {next} of {total} ({} segment(s) done); only that segment can be recorded as done",
+                row.segments_done
+            )));
+        }
+        let seg = prepared.segments.get((n - 1) as usize).ok_or_else(|| {
+            Error::Refused(format!("migration {v} has {total} segment(s), not {n}"))
+        })?;
+        if seg.transactional {
+            return Err(Error::Refused(format!(
+                "segment {n} of migration {v} runs in a transaction: it either committed together with its history row or changed nothing, so there is nothing to record; fix the cause and run `pgkeel repair --resolve-failed {v}`, then `pgkeel up`"
+            )));
+        }
+        history.segment_done(client, row, n, &file.checksum).await?;
+        let statement = &prepared.statements[seg.statements.start];
+        Ok(if n == total {
+            format!(
+                "segment {n} of {total} of migration {v} (`{}`, line {}) recorded as done; `pgkeel up` records the migration applied (audit logged)",
+                statement.kind, statement.line
+            )
+        } else {
+            format!(
+                "segment {n} of {total} of migration {v} (`{}`, line {}) recorded as done; `pgkeel up` resumes it at segment {} (audit logged)",
+                statement.kind,
+                statement.line,
+                n + 1
+            )
+        })
     }
 
     /// Mark every migration up to `version` as applied without running it (adopting a database
@@ -981,6 +1087,17 @@ pub(crate) fn folder_for(
         .and_then(|m| m.path.rsplit_once('/').map(|(dir, _)| dir.to_string()))
         .filter(|dir| folders.iter().any(|f| f.trim_end_matches('/') == dir))
         .unwrap_or_else(|| fallback.to_string())
+}
+
+/// `VERSION:N` of `repair --segment-done` (N 1-based).
+pub(crate) fn parse_segment_arg(text: &str) -> Result<(&str, i32)> {
+    text.rsplit_once(':')
+        .and_then(|(v, n)| Some((v, n.trim().parse::<i32>().ok().filter(|n| *n >= 1)?)))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{text:?} is not VERSION:N (a migration version and a segment number from 1, e.g. 20240401000000:2)"
+            ))
+        })
 }
 
 pub(crate) fn parse_version(text: &str) -> Result<Version> {

@@ -59,6 +59,9 @@ fn describe(event: &Event, done: &mut u32) -> Option<(f64, Option<f64>, String)>
                     .unwrap_or_default()
             ),
         )),
+        Event::LockRetry { .. } => {
+            pgkeel_engine::events::lock_retry_line(event).map(|t| (f64::from(*done), None, t))
+        }
         Event::MigrationStarted {
             index,
             total,

@@ -11,11 +11,12 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::error::{ErrorPosition, SqlState};
 use tokio_postgres::Client;
 
 use super::backup::{BackupTaken, Catalog, SizeEstimate};
 use super::history::{HistoryTables, RunningRow};
+use super::segment::Before;
 use crate::backup::{BackupSettings, BackupTarget};
 use crate::error::{Error, MigrationFailure, Result};
 use crate::events::{Event, Events};
@@ -69,6 +70,11 @@ pub struct Executor<'a> {
     dry_run_prelude: Option<String>,
     /// Whether this session has the snapshot's prepared statements ([`super::snapshot::prepare_sql`]).
     snapshot_prepared: std::sync::atomic::AtomicBool,
+    /// What to do after a lock timeout (`[apply] lock_retries`).
+    retry: LockRetry,
+    /// Where a second connection samples who blocks a waiting statement (none: not sampled).
+    observer_url: Option<String>,
+    lock_timeout: Duration,
 }
 
 use super::{first_error, QueryResult};
@@ -95,7 +101,23 @@ impl<'a> Executor<'a> {
             backup: None,
             dry_run_prelude: None,
             snapshot_prepared: std::sync::atomic::AtomicBool::new(false),
+            retry: LockRetry::default(),
+            observer_url: None,
+            lock_timeout,
         }
+    }
+
+    /// Retry a segment that met a lock timeout (see [`LockRetry`]).
+    pub fn with_lock_retry(mut self, retry: LockRetry) -> Executor<'a> {
+        self.retry = retry;
+        self
+    }
+
+    /// Sample who blocks a statement that waits for a lock, from a second connection to `url`
+    /// (see [`Executor::watched`]); the samples go into the failure's `blocked_by`.
+    pub fn with_observer(mut self, url: Option<String>) -> Executor<'a> {
+        self.observer_url = url;
+        self
     }
 
     /// SQL a dry run runs right after its `BEGIN`, rolled back with it (Supabase mode: the
@@ -223,6 +245,8 @@ impl<'a> Executor<'a> {
             k.starts_with("DEALLOCATE") || k.starts_with("DISCARD")
         });
 
+        // The migration's notes, and what the checks before non-transactional segments found.
+        let mut notes = p.notes.clone();
         for seg_no in job.resume_from..total {
             let seg = &p.segments[seg_no];
             let last = seg_no + 1 == total;
@@ -232,80 +256,118 @@ impl<'a> Executor<'a> {
                 self.history.segment_done_sql(&row, seg_no + 1)
             };
             if seg.transactional {
-                // The statements are borrowed, not copied: a 50 MB migration stays one copy.
-                let mut queries: Vec<std::borrow::Cow<'_, str>> = prefix
-                    .take()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(std::borrow::Cow::Owned)
-                    .collect();
-                // Before BEGIN (prepared statements outlive a rolled-back transaction).
-                let prepare_at = (snapshot.is_some()
-                    && !self
-                        .snapshot_prepared
-                        .load(std::sync::atomic::Ordering::Relaxed))
-                .then(|| {
-                    queries.push(super::snapshot::prepare_sql(&self.history.schema).into());
-                    queries.len() - 1
-                });
-                let marker_len = queries.len();
-                queries.push("BEGIN".into());
-                let backup_at = backup.take().map(|sql| {
-                    queries.push(sql.into());
-                    queries.len() - 1
-                });
-                let snapshot_at = snapshot.take().map(|sql| {
-                    queries.push(sql.into());
-                    queries.len() - 1
-                });
-                // Statement k of the segment is at `offset + k + 1` (after BEGIN).
-                let offset = queries.len() - 1;
-                queries.extend(
-                    p.statements[seg.statements.clone()]
-                        .iter()
-                        .map(|s| std::borrow::Cow::Borrowed(s.sql.as_str())),
-                );
-                let statements = offset + 1..queries.len();
-                queries.push(progress.into());
-                queries.push("COMMIT".into());
-                // The statements' own results are not needed (errors are always kept).
-                let mut results =
-                    super::pipeline_with(self.client, &queries, |i| !statements.contains(&i)).await;
-                if let Some(i) = prepare_at {
-                    self.snapshot_prepared.store(
-                        results.get(i).is_some_and(|r| r.is_ok()),
-                        std::sync::atomic::Ordering::Relaxed,
+                // Retried as a whole after a lock timeout, while `[apply] lock_retries` allow:
+                // a rolled-back segment changed nothing.
+                let mut attempt = 0;
+                loop {
+                    // The statements are borrowed, not copied: a 50 MB migration stays one copy.
+                    let mut queries: Vec<std::borrow::Cow<'_, str>> = prefix
+                        .take()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(std::borrow::Cow::Owned)
+                        .collect();
+                    // Before BEGIN (prepared statements outlive a rolled-back transaction).
+                    let prepare_at = (snapshot.is_some()
+                        && !self
+                            .snapshot_prepared
+                            .load(std::sync::atomic::Ordering::Relaxed))
+                    .then(|| {
+                        queries.push(super::snapshot::prepare_sql(&self.history.schema).into());
+                        queries.len() - 1
+                    });
+                    let marker_len = queries.len();
+                    queries.push("BEGIN".into());
+                    let backup_at = backup.clone().map(|sql| {
+                        queries.push(sql.into());
+                        queries.len() - 1
+                    });
+                    let snapshot_at = snapshot.clone().map(|sql| {
+                        queries.push(sql.into());
+                        queries.len() - 1
+                    });
+                    // Statement k of the segment is at `offset + k + 1` (after BEGIN).
+                    let offset = queries.len() - 1;
+                    queries.extend(
+                        p.statements[seg.statements.clone()]
+                            .iter()
+                            .map(|s| std::borrow::Cow::Borrowed(s.sql.as_str())),
                     );
-                }
-                if deallocates {
-                    self.snapshot_prepared
-                        .store(false, std::sync::atomic::Ordering::Relaxed);
-                }
-                // The `running` marker is advisory (the history row is upserted inside the
-                // segment's own transaction), so its failure does not fail the migration (nor
-                // does preparing the snapshot: taking it then fails, with its own message).
-                // The session settings in front of it were taken once by check_settings.
-                for r in results.drain(..marker_len) {
-                    if let Err(e) = r {
-                        warn_prefix(&m.version.to_string(), &e);
+                    let statements = offset + 1..queries.len();
+                    queries.push(progress.clone().into());
+                    queries.push("COMMIT".into());
+                    // The statements' own results are not needed (errors are always kept).
+                    let (mut results, blocked_by) = self
+                        .watched(
+                            Applier::Recorded(job.history_version),
+                            super::pipeline_with(self.client, &queries, |i| {
+                                !statements.contains(&i)
+                            }),
+                        )
+                        .await;
+                    if let Some(i) = prepare_at {
+                        self.snapshot_prepared.store(
+                            results.get(i).is_some_and(|r| r.is_ok()),
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
                     }
-                }
-                if let Some((i, e)) = first_error(&results).map(|(i, e)| (i + marker_len, e)) {
-                    let stmt = (i > offset && i <= offset + seg.statements.len())
-                        .then(|| seg.statements.start + i - offset - 1);
-                    let where_ = if stmt.is_some() {
-                        ""
-                    } else if Some(i) == backup_at {
-                        "while taking the automatic backups; set [backup] enabled = false to skip them"
-                    } else if Some(i) == snapshot_at {
-                        "while recording the rollback snapshot (the catalog definitions of what the migration touches)"
-                    } else {
-                        "while committing"
-                    };
-                    return Err(self.fail(job, seg_no, stmt, e, where_, events).await);
-                }
-                if let Some(Ok(msgs)) = backup_at.and_then(|b| results.get(b - marker_len)) {
-                    backups = Catalog::parse_taken(msgs);
+                    if deallocates {
+                        self.snapshot_prepared
+                            .store(false, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    // The `running` marker is advisory (the history row is upserted inside the
+                    // segment's own transaction), so its failure does not fail the migration (nor
+                    // does preparing the snapshot: taking it then fails, with its own message).
+                    // The session settings in front of it were taken once by check_settings.
+                    for r in results.drain(..marker_len) {
+                        if let Err(e) = r {
+                            warn_prefix(&m.version.to_string(), &e);
+                        }
+                    }
+                    if let Some((i, e)) = first_error(&results).map(|(i, e)| (i + marker_len, e)) {
+                        let stmt = (i > offset && i <= offset + seg.statements.len())
+                            .then(|| seg.statements.start + i - offset - 1);
+                        if self
+                            .retry_after_lock_timeout(
+                                job,
+                                stmt,
+                                e,
+                                &blocked_by,
+                                &mut attempt,
+                                events,
+                            )
+                            .await
+                        {
+                            continue;
+                        }
+                        let where_ = if stmt.is_some() {
+                            ""
+                        } else if Some(i) == backup_at {
+                            "while taking the automatic backups; set [backup] enabled = false to skip them"
+                        } else if Some(i) == snapshot_at {
+                            "while recording the rollback snapshot (the catalog definitions of what the migration touches)"
+                        } else {
+                            "while committing"
+                        };
+                        return Err(self
+                            .fail(
+                                job,
+                                seg_no,
+                                stmt,
+                                Cause::Pg(e),
+                                where_,
+                                blocked_by,
+                                &notes,
+                                events,
+                            )
+                            .await);
+                    }
+                    if let Some(Ok(msgs)) = backup_at.and_then(|b| results.get(b - marker_len)) {
+                        backups = Catalog::parse_taken(msgs);
+                    }
+                    backup = None;
+                    snapshot = None;
+                    break;
                 }
             } else {
                 for r in self.pipeline(&prefix.take().unwrap_or_default()).await {
@@ -320,13 +382,117 @@ impl<'a> Executor<'a> {
                         Err(e) => {
                             let _ = self.client.batch_execute("ROLLBACK").await;
                             let where_ = "while taking the automatic backups, before the migration's first statement; set [backup] enabled = false to skip them";
-                            return Err(self.fail(job, seg_no, None, &e, where_, events).await);
+                            return Err(self
+                                .fail(
+                                    job,
+                                    seg_no,
+                                    None,
+                                    Cause::Pg(&e),
+                                    where_,
+                                    Vec::new(),
+                                    &notes,
+                                    events,
+                                )
+                                .await);
                         }
                     }
                 }
                 let idx = seg.statements.start;
-                if let Err(e) = self.client.simple_query(&p.statements[idx].sql).await {
-                    return Err(self.fail(job, seg_no, Some(idx), &e, "", events).await);
+                let statement = &p.statements[idx];
+                // Is its effect in place already (an earlier run that pgkeel lost finished it, or
+                // stopped half-way)? Asked again before each retry.
+                let check = crate::segment::effect_check(statement);
+                let mut attempt = 0;
+                loop {
+                    let before = match &check {
+                        Some(c) => super::segment::before(self.client, c, &statement.sql).await,
+                        None => Before::Run,
+                    };
+                    let sql = match before {
+                        Before::Run => statement.sql.clone(),
+                        Before::Done { note } => {
+                            tracing::info!("{}: {note}", m.version);
+                            notes.push(format!("statement {}: {note}", idx + 1));
+                            break;
+                        }
+                        Before::Instead { sql, note } => {
+                            tracing::info!("{}: {note}", m.version);
+                            notes.push(format!("statement {}: {note}", idx + 1));
+                            sql
+                        }
+                        Before::CleanThenRun { cleanup, note } => {
+                            for q in &cleanup {
+                                if let Err(e) = self.client.simple_query(q).await {
+                                    let where_ = format!("while running `{q}` to remove what an earlier run left behind");
+                                    return Err(self
+                                        .fail(
+                                            job,
+                                            seg_no,
+                                            Some(idx),
+                                            Cause::Pg(&e),
+                                            &where_,
+                                            Vec::new(),
+                                            &notes,
+                                            events,
+                                        )
+                                        .await);
+                                }
+                            }
+                            tracing::info!("{}: {note}", m.version);
+                            notes.push(format!("statement {}: {note}", idx + 1));
+                            statement.sql.clone()
+                        }
+                        Before::Conflict { message, retryable } => {
+                            return Err(self
+                                .fail(
+                                    job,
+                                    seg_no,
+                                    Some(idx),
+                                    Cause::Conflict { message, retryable },
+                                    "",
+                                    Vec::new(),
+                                    &notes,
+                                    events,
+                                )
+                                .await);
+                        }
+                    };
+                    let (ran, blocked_by) = self
+                        .watched(
+                            Applier::Recorded(job.history_version),
+                            self.client.simple_query(&sql),
+                        )
+                        .await;
+                    match ran {
+                        Ok(_) => break,
+                        Err(e) => {
+                            if self
+                                .retry_after_lock_timeout(
+                                    job,
+                                    Some(idx),
+                                    &e,
+                                    &blocked_by,
+                                    &mut attempt,
+                                    events,
+                                )
+                                .await
+                            {
+                                continue;
+                            }
+                            return Err(self
+                                .fail(
+                                    job,
+                                    seg_no,
+                                    Some(idx),
+                                    Cause::Pg(&e),
+                                    "",
+                                    blocked_by,
+                                    &notes,
+                                    events,
+                                )
+                                .await);
+                        }
+                    }
                 }
                 let record = if last {
                     format!("BEGIN; {progress}; COMMIT;")
@@ -373,26 +539,171 @@ impl<'a> Executor<'a> {
             statements: p.statements.len(),
             segments: total,
             resumed_from: job.resume_from,
-            notes: p.notes.clone(),
+            notes,
             backups,
         })
     }
 
-    /// Build the failure, record it in history, and return it as an error.
+    /// After a lock timeout (55P03) that rolled back everything the statement did: wait and
+    /// return true while `[apply] lock_retries` allow another attempt (each one reported).
+    async fn retry_after_lock_timeout(
+        &self,
+        job: &Job<'_>,
+        statement: Option<usize>,
+        e: &tokio_postgres::Error,
+        blocked_by: &[String],
+        attempt: &mut u32,
+        events: &dyn Events,
+    ) -> bool {
+        if e.code() != Some(&SqlState::LOCK_NOT_AVAILABLE)
+            || *attempt >= self.retry.retries
+            || self.client.is_closed()
+        {
+            return false;
+        }
+        *attempt += 1;
+        let wait = self.retry.wait(*attempt);
+        events.event(Event::LockRetry {
+            version: job.migration.version.to_string(),
+            statement: statement.map(|i| i + 1),
+            attempt: *attempt,
+            retries: self.retry.retries,
+            wait_ms: wait.as_millis() as u64,
+            blocked_by: blocked_by.to_vec(),
+        });
+        tokio::time::sleep(wait).await;
+        true
+    }
+
+    /// Run `fut` (a migration statement or segment on this executor's connection); when it
+    /// waits longer than half the lock timeout (at most 1 s), sample from a second connection
+    /// who blocks it, and again every second while it waits. Returns the latest non-empty
+    /// sample: once the statement has failed, nobody blocks it any more, so the blockers can
+    /// only be read while the wait is going on.
+    async fn watched<T>(
+        &self,
+        applier: Applier<'_>,
+        fut: impl std::future::Future<Output = T>,
+    ) -> (T, Vec<String>) {
+        let Some(url) = &self.observer_url else {
+            return (fut.await, Vec::new());
+        };
+        let first = if self.lock_timeout.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            (self.lock_timeout / 2).clamp(Duration::from_millis(20), Duration::from_secs(1))
+        };
+        tokio::pin!(fut);
+        let sleep = tokio::time::sleep(first);
+        tokio::pin!(sleep);
+        let mut observer: Option<super::Connection> = None;
+        let mut seen = Vec::new();
+        loop {
+            tokio::select! {
+                out = &mut fut => return (out, seen),
+                () = &mut sleep => {
+                    let sample = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        self.sample_blockers(url, &applier, &mut observer),
+                    )
+                    .await;
+                    if let Ok(Some(now)) = sample {
+                        if !now.is_empty() {
+                            seen = now;
+                        }
+                    }
+                    sleep.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    async fn sample_blockers(
+        &self,
+        url: &str,
+        applier: &Applier<'_>,
+        observer: &mut Option<super::Connection>,
+    ) -> Option<Vec<String>> {
+        if observer.is_none() {
+            // A short deadline: an observer that cannot connect quickly samples nothing.
+            *observer = super::connect(url, "observer", None, Duration::from_secs(2))
+                .await
+                .ok();
+        }
+        let client = &observer.as_ref()?.client;
+        let pid: i32 = match applier {
+            Applier::Pid(pid) => *pid,
+            Applier::Recorded(version) => client
+                .query_opt(&self.history.backend_pid_sql(version), &[])
+                .await
+                .ok()??
+                .get::<_, Option<i32>>(0)?,
+        };
+        super::segment::blockers(client, pid).await.ok()
+    }
+
+    /// Build the failure, record it in history, and return it as an error. A failure that
+    /// changed nothing (see [`retryable`]) leaves the migration runnable instead of `failed`.
+    #[allow(clippy::too_many_arguments)]
     async fn fail(
         &self,
         job: &Job<'_>,
         segment: usize,
         statement: Option<usize>,
-        e: &tokio_postgres::Error,
+        cause: Cause<'_>,
         where_: &str,
+        blocked_by: Vec<String>,
+        notes: &[String],
         events: &dyn Events,
     ) -> Error {
         let m = job.migration;
         let p = job.prepared;
         let seg = &p.segments[segment];
         let total = p.segments.len();
-        let mut outcome = if segment == 0 {
+        let stmt = statement.map(|i| &p.statements[i]);
+        let retryable = !self.client.is_closed()
+            && match &cause {
+                Cause::Pg(e) => retryable(e, seg.transactional, stmt),
+                Cause::Conflict { retryable, .. } => *retryable,
+            };
+        let mut outcome = if retryable {
+            let when = match &cause {
+                Cause::Pg(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                    if self.retry.retries == 0 {
+                        " once the lock is free (`[apply] lock_retries` makes `up` wait and retry by itself)"
+                    } else {
+                        " once the lock is free"
+                    }
+                }
+                Cause::Pg(_) => " (a statement timeout: `[apply] statement_timeout` sets it)",
+                Cause::Conflict { .. } => "",
+            };
+            // What the failed segment left: nothing (rolled back, or never started), or what the
+            // next run's check before the statement finds and handles.
+            let left = if seg.transactional || matches!(cause, Cause::Conflict { .. }) {
+                "changed nothing"
+            } else {
+                "did not complete (the next `pgkeel up` checks what it left before running it again)"
+            };
+            if segment == 0 {
+                format!("nothing of this migration was applied (its first segment {left}), and it stays pending (not failed, no repair needed): run `pgkeel up` again{when}")
+            } else {
+                format!(
+                    "segments 1–{segment} of {total} completed and stay applied; segment {} {left}. The migration stays pending (no repair needed): `pgkeel up` resumes it at segment {}{when}",
+                    segment + 1,
+                    segment + 1
+                )
+            }
+        } else if matches!(cause, Cause::Conflict { .. }) {
+            if segment == 0 {
+                "nothing of this migration was applied: its first statement did not run".to_string()
+            } else {
+                format!(
+                    "segments 1–{segment} of {total} completed and stay applied; segment {} did not run",
+                    segment + 1
+                )
+            }
+        } else if segment == 0 {
             if seg.transactional {
                 "nothing of this migration was applied: its transaction was rolled back".to_string()
             } else {
@@ -409,26 +720,30 @@ impl<'a> Executor<'a> {
                 }
             )
         };
-        if let Some(reason) = statement.and_then(|i| p.statements[i].non_transactional) {
-            if reason.starts_with("CREATE INDEX") || reason.starts_with("REINDEX") {
+        let concurrent_index = stmt
+            .and_then(|s| s.non_transactional)
+            .is_some_and(|r| r.starts_with("CREATE INDEX") || r.starts_with("REINDEX"));
+        if !retryable {
+            if concurrent_index && matches!(cause, Cause::Pg(_)) {
                 outcome.push_str(
-                    "; a failed CONCURRENTLY build can leave an INVALID index behind: drop it before retrying",
+                    "; if the build left an INVALID index behind, the next `pgkeel up` drops and rebuilds it (and records a valid one of the same definition as done)",
                 );
             }
+            outcome.push_str(&format!(
+                ". Fix the cause, run `pgkeel repair --resolve-failed {}`, then `pgkeel up`{}",
+                m.version,
+                if segment > 0 {
+                    format!(" (it resumes at segment {})", segment + 1)
+                } else {
+                    String::new()
+                }
+            ));
         }
-        outcome.push_str(&format!(
-            ". Fix the cause, run `pgkeel repair --resolve-failed {}`, then `pgkeel up`{}",
-            m.version,
-            if segment > 0 {
-                format!(" (it resumes at segment {})", segment + 1)
-            } else {
-                String::new()
-            }
-        ));
-        let lost = self.client.is_closed() || super::is_connection_error(e);
+        let lost = self.client.is_closed()
+            || matches!(&cause, Cause::Pg(e) if super::is_connection_error(e));
         if lost {
             outcome = format!(
-                "the connection to the server was lost while segment {} of {total} ran, so the failure could not be recorded: {}; `pgkeel status` shows the migration as interrupted, and `pgkeel up` resumes it{}",
+                "the connection to the server was lost while segment {} of {total} ran, so the failure could not be recorded: {}; `pgkeel status` shows the migration as interrupted, and `pgkeel up` resumes it{}{}",
                 segment + 1,
                 if segment > 0 {
                     format!("segments 1–{segment} completed and stay applied")
@@ -442,27 +757,46 @@ impl<'a> Executor<'a> {
                 } else {
                     "the statement ran outside a transaction and may or may not have completed".to_string()
                 },
-                if segment > 0 { format!(" at segment {}", segment + 1) } else { String::new() }
+                if segment > 0 { format!(" at segment {}", segment + 1) } else { String::new() },
+                if concurrent_index {
+                    " (it first checks whether the index was built: a valid one is recorded as done, an INVALID one rebuilt)"
+                } else {
+                    ""
+                }
             );
         }
-        let mut failure = failure_from(m, p, statement, e, outcome);
+        let mut failure = match &cause {
+            Cause::Pg(e) => failure_from(m, p, statement, e, outcome),
+            Cause::Conflict { message, .. } => {
+                let mut f = failure_at(m, p, statement, None, outcome);
+                f.message = message.clone();
+                f
+            }
+        };
         failure.segment = Some(segment + 1);
         failure.segments = Some(total);
         failure.connection_lost = lost;
         if !where_.is_empty() {
             failure.message = format!("{} ({where_})", failure.message);
         }
+        failure.blocked_by = blocked_by;
+        for n in notes.iter().skip(p.notes.len()) {
+            failure
+                .outcome
+                .push_str(&format!(" (before the failure: {n})"));
+        }
         events.event(Event::MigrationFailed {
             version: m.version.to_string(),
         });
         let json = serde_json::to_string(&failure).unwrap_or_else(|_| "{}".into());
+        let record = if retryable {
+            self.history.retryable_fail_sql(job.history_version, &json)
+        } else {
+            self.history.fail_sql(job.history_version, &json)
+        };
         if lost {
             // Nothing to record on a dead connection; the outcome says what to do.
-        } else if let Err(rec) = self
-            .client
-            .batch_execute(&self.history.fail_sql(job.history_version, &json))
-            .await
-        {
+        } else if let Err(rec) = self.client.batch_execute(&record).await {
             let _ = self.client.batch_execute("ROLLBACK").await;
             tracing::warn!(
                 "could not record the failure of {}: {}",
@@ -478,6 +812,16 @@ impl<'a> Executor<'a> {
     pub async fn dry_run(&self, jobs: &[Job<'_>]) -> Result<DryRun> {
         let mut report = DryRun::default();
         self.check_settings().await?;
+        // A dry run writes no history row to find its server process by: ask once.
+        let pid: Option<i32> = match self.observer_url {
+            Some(_) => self
+                .client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .ok()
+                .map(|r| r.get(0)),
+            None => None,
+        };
         self.client
             .batch_execute(&format!("{} BEGIN;", self.session_setup))
             .await
@@ -521,7 +865,11 @@ impl<'a> Executor<'a> {
             // Sized inside the dry run's transaction: tables made by earlier migrations count.
             let backups = self.estimate_backups(job).await?;
             // Only errors matter here: the statements' results are dropped as they arrive.
-            let results = super::pipeline_with(self.client, &queries, |_| false).await;
+            let run_all = super::pipeline_with(self.client, &queries, |_| false);
+            let (results, blocked_by) = match pid {
+                Some(pid) => self.watched(Applier::Pid(pid), run_all).await,
+                None => (run_all.await, Vec::new()),
+            };
             let mut item = DryRunItem {
                 version: job.migration.version.to_string(),
                 path: job.migration.path.clone(),
@@ -533,13 +881,14 @@ impl<'a> Executor<'a> {
             };
             if let Some((i, e)) = first_error(&results) {
                 item.statements_run = i;
-                let failure = failure_from(
+                let mut failure = failure_from(
                     job.migration,
                     p,
                     Some(run[i]),
                     e,
                     "dry run: everything was rolled back, nothing changed".to_string(),
                 );
+                failure.blocked_by = blocked_by;
                 report.items.push(item);
                 report.failure = Some(failure);
                 break;
@@ -585,6 +934,53 @@ pub struct SkippedStatement {
     pub reason: &'static str,
 }
 
+/// How the observer finds the server process a watched statement runs in.
+enum Applier<'v> {
+    /// The `backend_pid` of this version's history row (written by the `running` marker).
+    Recorded(&'v str),
+    Pid(i32),
+}
+
+/// Why a segment failed: the server's error, or what the check before a non-transactional
+/// segment found (see [`super::segment::Before::Conflict`]).
+enum Cause<'e> {
+    Pg(&'e tokio_postgres::Error),
+    Conflict { message: String, retryable: bool },
+}
+
+/// Whether a failure changed nothing, so the migration stays runnable without a repair: a lock
+/// timeout (55P03) or statement timeout (57014) in a segment that was rolled back, or in a
+/// non-transactional statement whose effect the next run checks before running it again (see
+/// [`crate::segment`]).
+fn retryable(
+    e: &tokio_postgres::Error,
+    transactional: bool,
+    statement: Option<&crate::statements::Statement>,
+) -> bool {
+    let timeout = e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
+        || e.code() == Some(&SqlState::QUERY_CANCELED);
+    timeout && (transactional || statement.and_then(crate::segment::effect_check).is_some())
+}
+
+/// How `up` meets a lock timeout: `retries` more attempts (`[apply] lock_retries`), waiting
+/// `backoff` before the first, doubling each time up to [`LockRetry::MAX_WAIT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LockRetry {
+    pub retries: u32,
+    pub backoff: Duration,
+}
+
+impl LockRetry {
+    /// The longest wait between two attempts.
+    pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
+    /// The wait before attempt `attempt` + 1 (`attempt` counts from 1).
+    pub fn wait(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+        self.backoff.saturating_mul(factor).min(Self::MAX_WAIT)
+    }
+}
+
 /// Turn a driver error into a [`MigrationFailure`] with the file position of the statement, or
 /// of the exact character the server pointed at.
 /// A failure ahead of a migration's first segment (the session settings, the `running`
@@ -603,7 +999,18 @@ pub(crate) fn failure_from(
     e: &tokio_postgres::Error,
     outcome: String,
 ) -> MigrationFailure {
-    let db = e.as_db_error();
+    failure_at(m, p, statement, Some(e), outcome)
+}
+
+/// [`failure_from`] for an optional error (without one, the message is the caller's to set).
+fn failure_at(
+    m: &Migration,
+    p: &Prepared,
+    statement: Option<usize>,
+    e: Option<&tokio_postgres::Error>,
+    outcome: String,
+) -> MigrationFailure {
+    let db = e.and_then(|e| e.as_db_error());
     let (line, column) = match statement.map(|i| &p.statements[i]) {
         Some(s) => {
             let mut offset = s.offset;
@@ -631,13 +1038,40 @@ pub(crate) fn failure_from(
         line,
         column,
         sqlstate: db.map(|d| d.code().code().to_string()),
-        message: db.map_or_else(|| super::describe_pg_error(e), |d| d.message().to_string()),
+        message: match (e, db) {
+            (_, Some(d)) => d.message().to_string(),
+            (Some(e), None) => super::describe_pg_error(e),
+            (None, None) => String::new(),
+        },
         detail: db.and_then(|d| d.detail().map(str::to_string)),
         hint: db.and_then(|d| d.hint().map(str::to_string)),
         context: db.and_then(|d| d.where_().map(str::to_string)),
         outcome,
         segment: None,
         segments: None,
-        connection_lost: super::is_connection_error(e),
+        connection_lost: e.is_some_and(super::is_connection_error),
+        blocked_by: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LockRetry;
+    use std::time::Duration;
+
+    #[test]
+    fn lock_retry_waits_double_up_to_the_cap() {
+        let r = LockRetry {
+            retries: 8,
+            backoff: Duration::from_millis(500),
+        };
+        let waits: Vec<u128> = (1..=8).map(|a| r.wait(a).as_millis()).collect();
+        assert_eq!(
+            waits,
+            [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000],
+            "doubling, capped at {:?}",
+            LockRetry::MAX_WAIT
+        );
+        assert_eq!(r.wait(u32::MAX), LockRetry::MAX_WAIT, "no overflow");
     }
 }

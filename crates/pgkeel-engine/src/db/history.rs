@@ -349,6 +349,70 @@ impl HistoryTables {
         )
     }
 
+    /// Record a failure that changed nothing (a lock or statement timeout in a segment that was
+    /// rolled back): the migration stays runnable without a repair. Its row goes when no segment
+    /// of it is done (the next `up` runs it from the start, as if this run had not tried), or
+    /// becomes `pending` with its resume point; the audit log keeps the failure
+    /// (`fail`, with `"retryable": true`).
+    pub fn retryable_fail_sql(&self, version: &str, error_json: &str) -> String {
+        format!(
+            "BEGIN; DELETE FROM {q}.migrations WHERE version = {v} AND segments_done = 0; \
+             UPDATE {q}.migrations SET status = 'pending', finished_at = NULL, duration_ms = NULL, error = NULL \
+             WHERE version = {v}; \
+             INSERT INTO {q}.audit_log (action, version, details) VALUES ('fail', {v}, {e}::jsonb || '{{\"retryable\": true}}'::jsonb); COMMIT;",
+            q = self.q,
+            v = literal(version),
+            e = literal(error_json),
+        )
+    }
+
+    /// The server process applying `version` (its history row's `backend_pid`), read by a second
+    /// connection to find who blocks it.
+    pub fn backend_pid_sql(&self, version: &str) -> String {
+        format!(
+            "SELECT backend_pid FROM {}.migrations WHERE version = {}",
+            self.q,
+            literal(version)
+        )
+    }
+
+    /// Record segment `segment` (1-based) of a migration as done without running it
+    /// (`repair --segment-done`): the row becomes `pending` with the next segment as its resume
+    /// point. After its last segment, the next `up` only records it applied (with the audit
+    /// `apply` row and the Supabase mirror, as any apply writes them).
+    pub async fn segment_done(
+        &self,
+        client: &mut Client,
+        row: &HistoryRow,
+        segment: i32,
+        checksum: &str,
+    ) -> Result<()> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| Error::db("starting repair", e))?;
+        tx.execute(
+            &format!(
+                "UPDATE {}.migrations SET segments_done = $2, checksum = $3, error = NULL, \
+                 status = 'pending' WHERE version = $1",
+                self.q
+            ),
+            &[&row.version, &segment, &checksum],
+        )
+        .await
+        .map_err(|e| Error::db("recording the segment as done", e))?;
+        self.audit(
+            &tx,
+            "repair_segment_done",
+            Some(&row.version),
+            serde_json::json!({"segment": segment, "segments_total": row.segments_total, "previous_status": row.status, "error": row.error, "checksum": checksum}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| Error::db("committing repair", e))
+    }
+
     /// Accept the file's checksum for a recorded migration (`repair --accept-checksum`).
     pub async fn accept_checksum(
         &self,

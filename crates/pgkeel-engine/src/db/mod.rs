@@ -14,6 +14,7 @@ pub mod query;
 pub mod rollback;
 pub mod rowcount;
 pub mod scratch;
+pub mod segment;
 pub mod snapshot;
 pub mod tls;
 

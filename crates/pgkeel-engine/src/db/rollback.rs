@@ -140,6 +140,7 @@ fn failure(
         segment: None,
         segments: None,
         connection_lost: e.is_some_and(super::is_connection_error),
+        blocked_by: Vec::new(),
     }))
 }
 

@@ -1,6 +1,12 @@
 //! Exact row counts of the tables a run of `up` touches, before and after (the row-count
 //! report). Two queries per count: which of the names exist (`to_regclass`), then one
 //! `SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b), …` for those that do.
+//!
+//! The report never waits on a table lock: a count that cannot get its lock within
+//! [`COUNT_LOCK_TIMEOUT`] (another session holds the table, often the very lock a migration just
+//! timed out on) falls back to the planner's estimate (`pg_class.reltuples`, read without
+//! locking the table), marked `estimated`; after a migration lost a lock wait, the report goes
+//! straight to the estimates.
 
 use serde::Serialize;
 use tokio_postgres::Client;
@@ -16,6 +22,32 @@ pub struct RowCount {
     pub table: String,
     pub before: Option<i64>,
     pub after: Option<i64>,
+    /// A side is the planner's estimate, not an exact count (the table was locked).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+}
+
+impl RowCount {
+    /// `table: before → after` (`-` = did not exist, `?` = no estimate), with `(estimated)`
+    /// when one side is.
+    pub fn line(&self) -> String {
+        let n = |c: Option<i64>| match c {
+            None => "-".to_string(),
+            Some(c) if c < 0 => "?".to_string(),
+            Some(c) => c.to_string(),
+        };
+        format!(
+            "{}: {} → {}{}",
+            self.table,
+            n(self.before),
+            n(self.after),
+            if self.estimated {
+                " (estimated: the table was locked)"
+            } else {
+                ""
+            }
+        )
+    }
 }
 
 /// A table the statements touch: `(label, schema, name)`.
@@ -58,24 +90,71 @@ pub fn targets<'a>(touches: impl IntoIterator<Item = &'a [Touch]>) -> Vec<Target
     out
 }
 
-/// How long the report may wait for a table lock (unless `[apply] lock_timeout` is shorter), and
-/// run, before it gives up with a warning: the report must never hold up `up` behind another
-/// session's lock or a full scan of a huge table.
-const COUNT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long the report may wait for a table lock (unless `[apply] lock_timeout` is shorter)
+/// before it reads estimates instead: the report must never hold up `up` behind another
+/// session's lock (nor run longer than the statement timeout on a huge table).
+const COUNT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 const COUNT_STATEMENT_TIMEOUT: &str = "30s";
 
-/// Exact counts for `targets` (`None` where the table does not exist now), in a READ ONLY
-/// transaction with short lock and statement timeouts that is always rolled back.
-/// `lock_timeout`: the migrations' own (`[apply] lock_timeout`; zero = none), capped at
-/// [`COUNT_LOCK_TIMEOUT`].
+/// Counts for `targets` (`None` where the table does not exist now), and whether they are
+/// estimates: exact in a READ ONLY transaction with short lock and statement timeouts that is
+/// always rolled back; estimated when a table lock is not free within the lock timeout, or
+/// right away with `wait = false`. `lock_timeout`: the migrations' own (`[apply]
+/// lock_timeout`; zero = none), capped at [`COUNT_LOCK_TIMEOUT`].
 pub async fn count(
     client: &Client,
     targets: &[Target],
     lock_timeout: std::time::Duration,
-) -> Result<Vec<Option<i64>>> {
+    wait: bool,
+) -> Result<(Vec<Option<i64>>, bool)> {
     if targets.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
+    if !wait {
+        return Ok((estimate(client, targets).await?, true));
+    }
+    match exact(client, targets, lock_timeout).await {
+        Err(Error::Db { source, .. })
+            if source.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
+        {
+            Ok((estimate(client, targets).await?, true))
+        }
+        other => other.map(|c| (c, false)),
+    }
+}
+
+/// The planner's row estimates (`reltuples`; -1 for a table never vacuumed or analysed, which
+/// has none), read without locking the tables.
+async fn estimate(client: &Client, targets: &[Target]) -> Result<Vec<Option<i64>>> {
+    let rows = client
+        .query(
+            "SELECT CASE WHEN c.oid IS NULL THEN NULL WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples::bigint END
+               FROM unnest($1::text[]) WITH ORDINALITY AS n(name, i)
+               LEFT JOIN pg_class c ON c.oid = to_regclass(n.name)
+                 AND c.relkind IN ('r', 'p', 'f', 'm')
+              ORDER BY n.i",
+            &[&names(targets)],
+        )
+        .await
+        .map_err(|e| Error::db("estimating rows for the row-count report", e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+fn names(targets: &[Target]) -> Vec<String> {
+    targets
+        .iter()
+        .map(|(_, schema, name)| match schema {
+            Some(s) => format!("{}.{}", ident(s), ident(name)),
+            None => ident(name),
+        })
+        .collect()
+}
+
+async fn exact(
+    client: &Client,
+    targets: &[Target],
+    lock_timeout: std::time::Duration,
+) -> Result<Vec<Option<i64>>> {
     crate::db::begin_bounded_read(
         client,
         lock_timeout,
@@ -95,13 +174,7 @@ pub async fn count(
 }
 
 async fn count_in_transaction(client: &Client, targets: &[Target]) -> Result<Vec<Option<i64>>> {
-    let names: Vec<String> = targets
-        .iter()
-        .map(|(_, schema, name)| match schema {
-            Some(s) => format!("{}.{}", ident(s), ident(name)),
-            None => ident(name),
-        })
-        .collect();
+    let names = names(targets);
     // Only tables (and partitioned, foreign tables, materialized views): a name that is a view
     // or a sequence now is left out.
     let rows = client
@@ -139,7 +212,7 @@ async fn count_in_transaction(client: &Client, targets: &[Target]) -> Result<Vec
 pub(crate) struct RowCounter {
     targets: Vec<Target>,
     lock_timeout: std::time::Duration,
-    before: std::result::Result<Vec<Option<i64>>, String>,
+    before: std::result::Result<(Vec<Option<i64>>, bool), String>,
 }
 
 impl RowCounter {
@@ -151,7 +224,7 @@ impl RowCounter {
     ) -> RowCounter {
         let targets =
             targets(prepared.flat_map(|p| p.statements.iter().map(|s| s.touches.as_slice())));
-        let before = count(client, &targets, lock_timeout)
+        let before = count(client, &targets, lock_timeout, true)
             .await
             .map_err(|e| e.to_string());
         RowCounter {
@@ -162,19 +235,21 @@ impl RowCounter {
     }
 
     /// Count again after the run; a failed count becomes a warning (the run's outcome stands).
+    /// `wait = false` (the run just lost a lock wait): estimates only, nothing waits.
     pub(crate) async fn after(
         self,
         client: &Client,
         warnings: &mut Vec<crate::discovery::Warning>,
+        wait: bool,
     ) -> Vec<RowCount> {
         if self.targets.is_empty() {
             return Vec::new();
         }
-        let after = count(client, &self.targets, self.lock_timeout)
+        let after = count(client, &self.targets, self.lock_timeout, wait)
             .await
             .map_err(|e| e.to_string());
         match (self.before, after) {
-            (Ok(before), Ok(after)) => self
+            (Ok((before, est_before)), Ok((after, est_after))) => self
                 .targets
                 .into_iter()
                 .zip(before.into_iter().zip(after))
@@ -182,15 +257,37 @@ impl RowCounter {
                     table,
                     before,
                     after,
+                    estimated: est_before || est_after,
                 })
                 .collect(),
             (Err(e), _) | (_, Err(e)) => {
+                let tables: Vec<&str> = self.targets.iter().map(|(l, ..)| l.as_str()).collect();
                 warnings.push(crate::discovery::Warning {
-                    path: String::new(),
+                    path: tables.join(", "),
                     message: format!("row-count report skipped: {e}"),
                 });
                 Vec::new()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::RowCount;
+
+    #[test]
+    fn lines_show_missing_unknown_and_estimated() {
+        let c = |before, after, estimated| RowCount {
+            table: "items".into(),
+            before,
+            after,
+            estimated,
+        };
+        assert_eq!(c(None, Some(4), false).line(), "items: - → 4");
+        assert_eq!(
+            c(Some(-1), Some(1200), true).line(),
+            "items: ? → 1200 (estimated: the table was locked)"
+        );
     }
 }

@@ -307,6 +307,7 @@ fn failed(
         segment: None,
         segments: None,
         connection_lost: e.is_some_and(super::is_connection_error),
+        blocked_by: Vec::new(),
     }))
 }
 

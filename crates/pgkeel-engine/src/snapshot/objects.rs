@@ -50,7 +50,7 @@ impl Analysis {
 }
 
 /// The segments of every name in `node` that is not part of a longer name (`a.b` → `[a, b]`).
-fn names(node: &SyntaxNode) -> Vec<Vec<String>> {
+pub(crate) fn names(node: &SyntaxNode) -> Vec<Vec<String>> {
     let is_path =
         |n: &SyntaxNode| ast::Path::can_cast(n.kind()) || ast::PathRef::can_cast(n.kind());
     node.descendants()
@@ -85,7 +85,7 @@ fn names(node: &SyntaxNode) -> Vec<Vec<String>> {
 }
 
 /// `[schema, name]` or `[name]` (a longer name keeps its last two parts).
-fn object(segs: &[String]) -> Option<(Option<String>, String)> {
+pub(crate) fn object(segs: &[String]) -> Option<(Option<String>, String)> {
     let name = segs.last()?.clone();
     let schema = (segs.len() >= 2).then(|| segs[segs.len() - 2].clone());
     Some((schema, name))

@@ -130,11 +130,7 @@ fn backup_lines(backups: &[BackupTaken]) -> Vec<String> {
 }
 
 fn row_count_lines(counts: &[RowCount]) -> Vec<String> {
-    let n = |c: Option<i64>| c.map_or_else(|| "-".to_string(), |c| c.to_string());
-    counts
-        .iter()
-        .map(|c| format!("{}: {} → {}", c.table, n(c.before), n(c.after)))
-        .collect()
+    counts.iter().map(RowCount::line).collect()
 }
 
 /// The summary's tail: backups taken and the validation verdict.
