@@ -42,12 +42,22 @@ pub struct Statement {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rehearsal: Option<String>,
     /// What the statement touches ([`crate::touch`]), found from the same parse that split it, so
-    /// the analyses over it (backups, row counts, snapshots) do not parse the SQL again.
+    /// the analyses over it (backups, row counts, snapshots) do not parse the SQL again; `None`
+    /// for a section split in chunks (a large file: kept per statement, the touches would cost
+    /// more memory than the file), where [`Statement::touches`] parses the statement again.
     #[serde(skip)]
-    pub touches: Vec<Touch>,
+    pub touched: Option<Vec<Touch>>,
 }
 
 impl Statement {
+    /// What the statement touches (see [`Statement::touched`]).
+    pub fn touches(&self) -> std::borrow::Cow<'_, [Touch]> {
+        match &self.touched {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(touch::touched(&self.sql)),
+        }
+    }
+
     /// Nothing but `;` (and white space or comments): squawk reads `;;` as two empty
     /// statements. They stay in the list (so statement numbers and resume points do not move),
     /// but a migration of only these has nothing to run.
@@ -248,7 +258,7 @@ pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
         };
     }
     let mut statements = Vec::new();
-    push_statements(&parse, section, base, &index, &mut statements);
+    push_statements(&parse, section, base, &index, &mut statements, true);
     Split {
         statements,
         parse_issues: Vec::new(),
@@ -277,6 +287,7 @@ fn split_in_chunks(
             range.start + chunk.start,
             index,
             &mut statements,
+            false,
         );
     }
     Some(statements)
@@ -289,6 +300,7 @@ fn push_statements(
     base: usize,
     index: &LineIndex<'_>,
     out: &mut Vec<Statement>,
+    keep_touches: bool,
 ) {
     for stmt in parse.tree().stmts() {
         let r = stmt.syntax().text_range();
@@ -306,7 +318,7 @@ fn push_statements(
             rehearsal: non_transactional.and_then(|_| without_concurrently(&stmt, start)),
             non_transactional,
             transaction_control: transaction_control(&stmt),
-            touches: touch::stmt_touches(&stmt),
+            touched: keep_touches.then(|| touch::stmt_touches(&stmt)),
         });
     }
 }
@@ -330,7 +342,7 @@ fn whole_section(section: &str, base: usize, index: &LineIndex<'_>) -> Vec<State
         non_transactional: None,
         transaction_control: None,
         rehearsal: None,
-        touches: touch::touched(body),
+        touched: Some(touch::touched(body)),
     }]
 }
 
@@ -438,7 +450,7 @@ mod tests {
         let text = "-- head\ncreate table a (id int);\nalter table a rename to b;\ndrop table c;\n";
         let mut sp = split(text, 8..text.len());
         for st in &sp.statements {
-            assert_eq!(st.touches, touch::touched(&st.sql), "{}", st.sql);
+            assert_eq!(*st.touches(), touch::touched(&st.sql), "{}", st.sql);
         }
         let nodes: Vec<_> = Tree::nodes(sp.tree.as_ref(), &sp.statements).collect();
         let texts: Vec<String> = nodes
@@ -619,7 +631,8 @@ mod tests {
             let parse = SourceFile::parse(&sql);
             let index = LineIndex::new(&sql);
             let mut v = Vec::new();
-            push_statements(&parse, &sql, 0, &index, &mut v);
+            // Chunked splits keep no touches (see `Statement::touched`); the rest is equal.
+            push_statements(&parse, &sql, 0, &index, &mut v, false);
             v
         };
         let chunked = split_in_chunks(&sql, 0..sql.len(), &LineIndex::new(&sql));

@@ -130,6 +130,8 @@ pub fn touched(sql: &str) -> Vec<Touch> {
 pub fn stmt_touches(stmt: &ast::Stmt) -> Vec<Touch> {
     let mut out = Vec::new();
     push_touches(stmt, &mut out);
+    // Kept per statement: no spare capacity.
+    out.shrink_to_fit();
     out
 }
 

@@ -46,12 +46,10 @@ pub fn targets(statements: &[Statement]) -> Vec<BackupTarget> {
     let mut out: Vec<BackupTarget> = Vec::new();
     for s in statements {
         // Parsing again only for a TRUNCATE (the touches do not say CASCADE).
-        let cascade = s
-            .touches
-            .iter()
-            .any(|t| matches!(t.effect, Effect::Truncate))
+        let touches = s.touches();
+        let cascade = touches.iter().any(|t| matches!(t.effect, Effect::Truncate))
             && is_truncate_cascade(&s.sql);
-        for t in &s.touches {
+        for t in touches.iter() {
             // A materialized view's rows are derived: a rollback re-creates it from the
             // restored tables, and rows cannot be inserted into one (nor read from one that
             // was never populated), so there is nothing to back up.

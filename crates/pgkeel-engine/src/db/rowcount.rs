@@ -13,6 +13,7 @@ use tokio_postgres::Client;
 
 use crate::db::ident;
 use crate::error::{Error, Result};
+use crate::statements::Statement;
 use crate::touch::{Effect, Touch};
 
 /// One table's rows before and after `up`; `None`: the table did not exist then.
@@ -56,7 +57,7 @@ type Target = (String, Option<String>, String);
 /// The tables `sql` (the statements of the migrations to run) creates, fills, changes or drops,
 /// in the order first named; renamed tables under both names. Types, views and schemas are
 /// left out.
-pub fn targets<'a>(touches: impl IntoIterator<Item = &'a [Touch]>) -> Vec<Target> {
+pub fn targets<'a>(statements: impl IntoIterator<Item = &'a Statement>) -> Vec<Target> {
     let mut out: Vec<Target> = Vec::new();
     let mut add = |schema: &Option<String>, name: &str| {
         let label = match schema {
@@ -67,12 +68,12 @@ pub fn targets<'a>(touches: impl IntoIterator<Item = &'a [Touch]>) -> Vec<Target
             out.push((label, schema.clone(), name.to_string()));
         }
     };
-    for t in touches {
+    for s in statements {
         for Touch {
             schema,
             name,
             effect,
-        } in t
+        } in s.touches().iter()
         {
             match effect {
                 Effect::DropType
@@ -222,8 +223,7 @@ impl RowCounter {
         prepared: impl Iterator<Item = &'a crate::migration::Prepared>,
         lock_timeout: std::time::Duration,
     ) -> RowCounter {
-        let targets =
-            targets(prepared.flat_map(|p| p.statements.iter().map(|s| s.touches.as_slice())));
+        let targets = targets(prepared.flat_map(|p| p.statements.iter()));
         let before = count(client, &targets, lock_timeout, true)
             .await
             .map_err(|e| e.to_string());

@@ -156,7 +156,7 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
     }
     match stmt {
         S::CreateTable(_) | S::CreateTableAs(_) | S::SelectInto(_) => {
-            for t in s.touches.iter().cloned() {
+            for t in s.touches().iter().cloned() {
                 match t.effect {
                     Effect::Create => a.key("rel", Some((t.schema, t.name))),
                     _ => dml(a, s, t),
@@ -264,7 +264,7 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
             a.key("type", key);
         }
         S::AlterTable(_) => {
-            for t in s.touches.iter().cloned() {
+            for t in s.touches().iter().cloned() {
                 let renamed = match &t.effect {
                     Effect::RenameTable(to) => Some(to.clone()),
                     _ => None,
@@ -369,7 +369,7 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
             }
         }
         S::Insert(_) | S::Update(_) | S::Delete(_) | S::Merge(_) | S::Truncate(_) => {
-            for t in s.touches.iter().cloned() {
+            for t in s.touches().iter().cloned() {
                 dml(a, s, t);
             }
             // Functions called inside DML compute the rows it writes (which the backup or the
@@ -380,7 +380,7 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
             if has_call(node) {
                 refuse(a, "it calls a function, whose effects pgkeel cannot see");
             }
-            for t in s.touches.iter().cloned() {
+            for t in s.touches().iter().cloned() {
                 dml(a, s, t);
             }
         }

@@ -140,7 +140,7 @@ pub fn rewrite(p: &mut Prepared) -> Vec<String> {
             continue;
         }
         s.sql = c.call_sql();
-        s.touches = crate::touch::touched(&s.sql);
+        s.touched = Some(crate::touch::touched(&s.sql));
         names.push(c.name);
     }
     names
