@@ -454,13 +454,30 @@ impl Migrator {
         allow_empty: bool,
         report: &mut UpReport,
     ) -> Result<()> {
-        let rows = history.load(&conn.client).await?;
+        // Catalog reads: bounded like status's, so a server that goes silent after the
+        // connect does not hang `up` (the migrations themselves have their own timeouts).
+        let z = std::time::Duration::ZERO;
+        let rows = self
+            .within("reading the history", z, history.load(&conn.client))
+            .await?;
+        let applier_active = !locked
+            && self
+                .within(
+                    "looking for another applier",
+                    z,
+                    lock::current_holder(&conn.client, &self.config.history_schema),
+                )
+                .await?
+                .is_some();
         let live = plan::Liveness {
-            applier_active: !locked
-                && lock::current_holder(&conn.client, &self.config.history_schema)
-                    .await?
-                    .is_some(),
-            live_backends: lock::live_backends(&conn.client).await?,
+            applier_active,
+            live_backends: self
+                .within(
+                    "listing server backends",
+                    z,
+                    lock::live_backends(&conn.client),
+                )
+                .await?,
         };
         let plan = plan::build(&discovered.migrations, &rows, &live);
         for e in plan.entries.iter().filter(|e| e.state == State::Running) {
