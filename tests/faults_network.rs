@@ -23,6 +23,87 @@ fn silent_listener() -> u16 {
     port
 }
 
+/// A proxy to the test server on 127.0.0.1:5432. A connection whose client sends a message
+/// containing `freeze_on` goes silent from then on: the query reaches the server, but nothing the
+/// server sends back is passed on (the connection stays open), as when a server stops answering
+/// mid-session. Other connections keep working. Returns its port.
+fn freezing_proxy(freeze_on: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for client in l.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect("127.0.0.1:5432") else {
+                continue;
+            };
+            let frozen = Arc::new(AtomicBool::new(false));
+            let (mut c_in, mut s_out) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            let (mut s_in, mut c_out) = (server, client);
+            let f = frozen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = c_in.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if buf[..n].windows(freeze_on.len()).any(|w| w == freeze_on) {
+                        f.store(true, Ordering::SeqCst);
+                    }
+                    if s_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = s_in.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if !frozen.load(Ordering::SeqCst) && c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_mid_up_ends_it_within_the_deadline() {
+    let ctx = Ctx::new().await;
+    ctx.write("migrations/001_a.sql", "create table a(id int);\n");
+    // `up`'s read of the server's backends (after the history) gets no answer.
+    let port = freezing_proxy(b"SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()");
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{port}/{}?connect_timeout=2&sslmode=disable",
+        ctx.db.name
+    );
+    let started = Instant::now();
+    let mut c = cli_support::pgkeel_command(ctx.root());
+    c.args(["--database-url", &url, "--json", "up"]);
+    let r = run_command(c);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}:\n{r}");
+    assert!(took >= Duration::from_millis(2900), "took {took:?}:\n{r}");
+    assert_eq!(r.code, 1, "{r}");
+    let doc = r.json();
+    assert_eq!(doc["error"]["code"], "connection_lost", "{doc}");
+    let msg = doc["error"].to_string();
+    assert!(
+        msg.contains("listing server backends") && msg.contains("no answer"),
+        "{msg}"
+    );
+    // Nothing was applied; the next `up` on a working connection applies it.
+    ctx.run(&["up"]).expect(0);
+}
+
 #[tokio::test]
 async fn a_silent_server_fails_status_within_the_url_deadline_naming_host_and_phase() {
     let ctx = Ctx::new().await;

@@ -246,7 +246,10 @@ impl Migrator {
         extra: std::time::Duration,
         read: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
-        let deadline = self.config.connect_timeout;
+        // The same deadline as the connect's: the URL's connect_timeout wins.
+        let deadline = self.url().map_or(self.config.connect_timeout, |u| {
+            crate::db::effective_deadline(u, self.config.connect_timeout)
+        });
         if deadline.is_zero() {
             return read.await;
         }
@@ -256,7 +259,7 @@ impl Migrator {
             Err(_) => Err(Error::ConnectionLost {
                 context: format!("{what} on {}", self.config.database_display()),
                 message: format!(
-                    "the server sent no answer for {} ([database] connect_timeout {} plus a second); it may be stopped, overloaded or cut off from this machine",
+                    "the server sent no answer for {} (the connect deadline {} plus a second: the URL's connect_timeout, else [database] connect_timeout); it may be stopped, overloaded or cut off from this machine",
                     humantime::format_duration(limit),
                     humantime::format_duration(deadline)
                 ),

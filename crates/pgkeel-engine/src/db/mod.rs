@@ -339,6 +339,17 @@ impl tokio_postgres::tls::TlsConnect<tokio_postgres::Socket> for PhaseTlsConnect
     }
 }
 
+/// The deadline a connection to `url` gets: the URL's `connect_timeout`, else `configured`
+/// (`[database] connect_timeout`); zero = none. A URL that does not parse gets `configured`
+/// (connecting to it then fails with its own message).
+pub(crate) fn effective_deadline(url: &str, configured: Duration) -> Duration {
+    let (url, _) = tls::split_settings(url);
+    tokio_postgres::Config::from_str(&url)
+        .ok()
+        .and_then(|c| c.get_connect_timeout().copied())
+        .unwrap_or(configured)
+}
+
 /// The driver configuration for `url`: TLS as its `sslmode` says (see [`tls`]), pgkeel's
 /// application name unless the URL sets one, the deadline (the URL's `connect_timeout`, else
 /// `deadline`), and that deadline as the session's `statement_timeout` unless the URL's
@@ -647,6 +658,14 @@ mod tests {
         assert_eq!(d.config.get_options(), Some("-c statement_timeout=3000"));
         let d = driver_config("postgres://u@h/x", "t", Duration::from_millis(1500)).unwrap();
         assert_eq!(d.deadline, Some(Duration::from_millis(1500)));
+        // The client-side wait of catalog reads (Migrator::within) takes the same deadline.
+        let ten = Duration::from_secs(10);
+        assert_eq!(
+            effective_deadline("postgres://u@h/x?connect_timeout=3", ten),
+            Duration::from_secs(3)
+        );
+        assert_eq!(effective_deadline("postgres://u@h/x", ten), ten);
+        assert_eq!(effective_deadline("postgres://u@h:notaport/x", ten), ten);
         let d = driver_config(
             "host=h options='-c statement_timeout=9s'",
             "t",
