@@ -236,14 +236,10 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
         S::AlterDomain(_) => {
             // The snapshot records a domain's default, NOT NULL and constraints, not its name's
             // history or its owner.
-            if words
-                .windows(2)
-                .any(|w| w == ["rename", "to"] || w == ["owner", "to"])
-                || words.contains(&"rename")
-            {
+            if words.contains(&"rename") || words.windows(2).any(|w| w == ["owner", "to"]) {
                 refuse(
                     a,
-                    "a renamed domain or a new owner is not undone by pgkeel; write down SQL",
+                    "a rename (of the domain or a constraint) or a new owner is not undone by pgkeel; write down SQL",
                 );
                 return;
             }
