@@ -252,7 +252,7 @@ impl Migrator {
             .map(|s| StatementSummary {
                 number: s.index + 1,
                 line: s.line,
-                kind: s.kind.clone(),
+                kind: s.kind.to_string(),
                 non_transactional: s.non_transactional,
             })
             .collect();

@@ -24,6 +24,7 @@ pub mod rollback;
 pub mod segment;
 pub mod snapshot;
 pub mod source;
+pub mod sql_text;
 pub mod statements;
 pub mod supabase;
 pub mod touch;

@@ -44,8 +44,9 @@ pub struct Migration {
     pub path: String,
     /// SHA-256 of the normalised content (see [`checksum`]).
     pub checksum: String,
+    /// Shared with the statements split from it (see [`crate::sql_text::SqlText`]).
     #[serde(skip)]
-    pub content: String,
+    pub content: std::sync::Arc<String>,
     /// Byte range of the up part within `content`.
     #[serde(skip)]
     pub up_range: std::ops::Range<usize>,
@@ -176,7 +177,7 @@ impl Migration {
             name,
             path,
             checksum,
-            content,
+            content: std::sync::Arc::new(content),
             up_range,
             down_range,
             no_transaction,
@@ -229,7 +230,7 @@ impl Migration {
                 meta_command: Some(meta.command),
             });
         }
-        let split = statements::split(&self.content, self.up_range.clone());
+        let split = statements::split_shared(&self.content, self.up_range.clone());
         let mut statements = split.statements;
         let mut notes = Vec::new();
 

@@ -14,6 +14,7 @@ use serde::Serialize;
 use squawk_syntax::ast::{self, AstNode};
 use squawk_syntax::{Parse, SourceFile, SyntaxKind};
 
+use crate::sql_text::SqlText;
 use crate::touch::{self, Touch};
 
 /// One top-level SQL statement of a migration.
@@ -21,16 +22,18 @@ use crate::touch::{self, Touch};
 pub struct Statement {
     /// 0-based position among the migration's statements.
     pub index: usize,
-    /// The exact source text, including its terminating semicolon when present.
-    pub sql: String,
+    /// The exact source text, including its terminating semicolon when present (a range of the
+    /// file's text, not a copy: see [`SqlText`]).
+    pub sql: SqlText,
     /// Byte offset of the statement in the (normalised) file text.
     pub offset: usize,
     /// 1-based line of the statement's first character in the file.
     pub line: usize,
     /// 1-based column (in characters) of the statement's first character.
     pub column: usize,
-    /// A short summary of the statement's leading keywords, e.g. `CREATE INDEX CONCURRENTLY`.
-    pub kind: String,
+    /// A short summary of the statement's leading keywords, e.g. `CREATE INDEX CONCURRENTLY`
+    /// (inline: no allocation per statement).
+    pub kind: smol_str::SmolStr,
     /// Why this statement cannot run inside a transaction block, when it cannot.
     pub non_transactional: Option<&'static str>,
     /// Set for BEGIN/START TRANSACTION, COMMIT/END, ROLLBACK (not to a savepoint), PREPARE
@@ -222,9 +225,16 @@ pub fn chunks(section: &str, target: usize) -> Vec<std::ops::Range<usize>> {
 /// Split `text[range]` (a section of the normalised file `text`) into statements. A large
 /// section is parsed chunk by chunk (see [`chunks`]); the statements are the same.
 pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
+    split_shared(&std::sync::Arc::new(text.to_string()), range)
+}
+
+/// [`split`], with the statements' texts shared with `src` (a migration's file text) instead
+/// of copied (see [`SqlText`]).
+pub fn split_shared(src: &std::sync::Arc<String>, range: std::ops::Range<usize>) -> Split {
+    let text = src.as_str();
     let index = LineIndex::new(text);
     if range.len() > CHUNK_BYTES {
-        if let Some(statements) = split_in_chunks(text, range.clone(), &index) {
+        if let Some(statements) = split_in_chunks(src, range.clone(), &index) {
             // No tree is kept for a large section (it would hold the whole file's syntax): the
             // analyses parse statement by statement instead.
             return Split {
@@ -250,7 +260,7 @@ pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
                 }
             })
             .collect();
-        let statements = whole_section(section, base, &index);
+        let statements = whole_section(src, range.clone(), &index);
         return Split {
             statements,
             parse_issues,
@@ -258,7 +268,7 @@ pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
         };
     }
     let mut statements = Vec::new();
-    push_statements(&parse, section, base, &index, &mut statements, true);
+    push_statements(&parse, src, base, &index, &mut statements, true);
     Split {
         statements,
         parse_issues: Vec::new(),
@@ -269,11 +279,11 @@ pub fn split(text: &str, range: std::ops::Range<usize>) -> Split {
 /// The statements of `text[range]`, parsing one chunk at a time; `None` when a chunk does not
 /// parse (the caller then parses the whole section, for the same result as always).
 fn split_in_chunks(
-    text: &str,
+    src: &std::sync::Arc<String>,
     range: std::ops::Range<usize>,
     index: &LineIndex<'_>,
 ) -> Option<Vec<Statement>> {
-    let section = &text[range.clone()];
+    let section = &src[range.clone()];
     let mut statements = Vec::new();
     for chunk in chunks(section, CHUNK_BYTES) {
         let part = &section[chunk.clone()];
@@ -283,7 +293,7 @@ fn split_in_chunks(
         }
         push_statements(
             &parse,
-            part,
+            src,
             range.start + chunk.start,
             index,
             &mut statements,
@@ -293,10 +303,10 @@ fn split_in_chunks(
     Some(statements)
 }
 
-/// Append the statements of `parse` (of `section`, which starts at byte `base` of the file).
+/// Append the statements of `parse` (of the text of `src` that starts at byte `base`).
 fn push_statements(
     parse: &squawk_syntax::Parse<SourceFile>,
-    section: &str,
+    src: &std::sync::Arc<String>,
     base: usize,
     index: &LineIndex<'_>,
     out: &mut Vec<Statement>,
@@ -310,11 +320,11 @@ fn push_statements(
         let non_transactional = non_transactional_reason(&stmt);
         out.push(Statement {
             index: out.len(),
-            sql: section[start..end].to_string(),
+            sql: SqlText::shared(src, base + start..base + end),
             offset: base + start,
             line,
             column,
-            kind: kind_summary(&stmt),
+            kind: kind_summary(&stmt).into(),
             rehearsal: non_transactional.and_then(|_| without_concurrently(&stmt, start)),
             non_transactional,
             transaction_control: transaction_control(&stmt),
@@ -325,7 +335,13 @@ fn push_statements(
 
 /// The fallback for SQL the parser could not read: the section minus surrounding white space, as
 /// one statement. An empty or comment-only section yields no statement.
-fn whole_section(section: &str, base: usize, index: &LineIndex<'_>) -> Vec<Statement> {
+fn whole_section(
+    src: &std::sync::Arc<String>,
+    range: std::ops::Range<usize>,
+    index: &LineIndex<'_>,
+) -> Vec<Statement> {
+    let section = &src[range.clone()];
+    let base = range.start;
     let trimmed_start = section.len() - section.trim_start().len();
     let body = section.trim();
     if body.is_empty() || is_only_comments(body) {
@@ -334,11 +350,11 @@ fn whole_section(section: &str, base: usize, index: &LineIndex<'_>) -> Vec<State
     let (line, column) = index.position(base + trimmed_start);
     vec![Statement {
         index: 0,
-        sql: body.to_string(),
+        sql: SqlText::shared(src, base + trimmed_start..base + trimmed_start + body.len()),
         offset: base + trimmed_start,
         line,
         column,
-        kind: "SQL (unsplit)".to_string(),
+        kind: "SQL (unsplit)".into(),
         non_transactional: None,
         transaction_control: None,
         rehearsal: None,
@@ -627,15 +643,16 @@ mod tests {
         );
         sql.push_str("do $$ begin raise notice ';'; end $$;\n");
         assert!(sql.len() > CHUNK_BYTES * 2);
+        let src = std::sync::Arc::new(sql.clone());
         let whole = {
             let parse = SourceFile::parse(&sql);
             let index = LineIndex::new(&sql);
             let mut v = Vec::new();
             // Chunked splits keep no touches (see `Statement::touched`); the rest is equal.
-            push_statements(&parse, &sql, 0, &index, &mut v, false);
+            push_statements(&parse, &src, 0, &index, &mut v, false);
             v
         };
-        let chunked = split_in_chunks(&sql, 0..sql.len(), &LineIndex::new(&sql));
+        let chunked = split_in_chunks(&src, 0..sql.len(), &LineIndex::new(&sql));
         let s = split_all(&sql);
         assert_eq!(s.statements, whole);
         assert_eq!(s.statements.len(), 12_003);

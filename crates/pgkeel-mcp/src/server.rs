@@ -247,7 +247,7 @@ impl ServerHandler for PgkeelServer {
                 )
             })?;
         Ok(ReadResourceResult::new(vec![
-            ResourceContents::text(m.content.clone(), uri).with_mime_type("application/sql")
+            ResourceContents::text(m.content.as_str(), uri).with_mime_type("application/sql")
         ])
         .into())
     }

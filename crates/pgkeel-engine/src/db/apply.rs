@@ -409,7 +409,7 @@ impl<'a> Executor<'a> {
                         None => Before::Run,
                     };
                     let sql = match before {
-                        Before::Run => statement.sql.clone(),
+                        Before::Run => statement.sql.to_string(),
                         Before::Done { note } => {
                             tracing::info!("{}: {note}", m.version);
                             notes.push(format!("statement {}: {note}", idx + 1));
@@ -440,7 +440,7 @@ impl<'a> Executor<'a> {
                             }
                             tracing::info!("{}: {note}", m.version);
                             notes.push(format!("statement {}: {note}", idx + 1));
-                            statement.sql.clone()
+                            statement.sql.to_string()
                         }
                         Before::Conflict { message, retryable } => {
                             return Err(self
@@ -856,7 +856,7 @@ impl<'a> Executor<'a> {
                         skipped.push(SkippedStatement {
                             statement: i + 1,
                             line: s.line,
-                            kind: s.kind.clone(),
+                            kind: s.kind.to_string(),
                             reason: s.non_transactional.unwrap_or("-- pgkeel:no-transaction"),
                         });
                     }

@@ -558,7 +558,9 @@ pub(crate) async fn pipeline_with<Q: AsRef<str>>(
     queries: &[Q],
     keep_ok: impl Fn(usize) -> bool,
 ) -> Vec<QueryResult> {
-    let mut outputs: Vec<Option<QueryResult>> = (0..queries.len()).map(|_| None).collect();
+    // Written in place (an `Option` per query collected into a second vector at the end cost
+    // two vectors of a result per statement: 28 MB for a 441,000-statement migration).
+    let mut outputs: Vec<QueryResult> = (0..queries.len()).map(|_| Ok(Vec::new())).collect();
     let mut next = 0;
     let mut inflight = std::collections::VecDeque::new();
     std::future::poll_fn(|cx| loop {
@@ -573,10 +575,9 @@ pub(crate) async fn pipeline_with<Q: AsRef<str>>(
             match f.as_mut().poll(cx) {
                 Poll::Ready(v) => {
                     let index = *index;
-                    outputs[index] = Some(match v {
-                        Ok(_) if !keep_ok(index) => Ok(Vec::new()),
-                        other => other,
-                    });
+                    if v.is_err() || keep_ok(index) {
+                        outputs[index] = v;
+                    }
                     inflight.remove(i);
                     done_any = true;
                 }
@@ -591,7 +592,7 @@ pub(crate) async fn pipeline_with<Q: AsRef<str>>(
         }
     })
     .await;
-    outputs.into_iter().flatten().collect()
+    outputs
 }
 
 /// The first real error of a pipeline: later queries only echo it with 25P02

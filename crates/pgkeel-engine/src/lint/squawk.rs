@@ -396,6 +396,7 @@ fn lint_in_chunks(
                 base + r.start..base + r.end
             })
         };
+        let first_violation = l.violations.len();
         for v in linter(s, assume_in_transaction).lint(&parse, &text) {
             let r = usize::from(v.text_range.start())..usize::from(v.text_range.end());
             if let Some(r) = at(r) {
@@ -408,21 +409,25 @@ fn lint_in_chunks(
                 });
             }
         }
+        // Facts matter for what a statement creates or renames, and for the findings on it: the
+        // facts of the other statements (a 50 MB file of INSERTs: all of them) are dropped chunk
+        // by chunk, so they never pile up (69 MB for that file when dropped at the end).
+        let mut starts: Vec<usize> = l.violations[first_violation..]
+            .iter()
+            .map(|v| v.start)
+            .collect();
+        starts.sort_unstable();
         for mut f in statement_facts(&parse, 0) {
             if let Some(r) = at(f.range.clone()) {
                 f.range = r;
-                l.facts.push(f);
+                let i = starts.partition_point(|&start| start < f.range.start);
+                let has_finding = starts.get(i).is_some_and(|start| f.range.contains(start));
+                if has_finding || !f.is_empty() {
+                    l.facts.push(f);
+                }
             }
         }
     }
-    // Facts matter for what a statement creates or renames, and for the findings on it: the
-    // facts of the other statements (a 50 MB file of INSERTs: all of them) are dropped.
-    let mut v = l.violations.iter().map(|v| v.start).peekable();
-    l.facts.retain(|f| {
-        while v.next_if(|&start| start < f.range.start).is_some() {}
-        let has_finding = v.peek().is_some_and(|start| f.range.contains(start));
-        has_finding || !f.is_empty()
-    });
     Some(l)
 }
 

@@ -234,7 +234,11 @@ pub fn down_plan(m: &Migration) -> Result<Option<DownPlan>, String> {
     Ok(Some(DownPlan {
         path,
         checksum: down.checksum.clone(),
-        statements: split.statements.into_iter().map(|s| s.sql).collect(),
+        statements: split
+            .statements
+            .into_iter()
+            .map(|s| s.sql.to_string())
+            .collect(),
         parse_warning: split.parse_issues.first().map(|i| {
             format!(
                 "the SQL parser could not read the down SQL (line {}: {}); it is sent unsplit",
