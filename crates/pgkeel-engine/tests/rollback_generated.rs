@@ -192,6 +192,41 @@ async fn round_trip_on(base: &str, sql: &str) -> String {
     generated
 }
 
+/// A table `t` in `app`, which the database's search_path (`public, app`) finds when nothing in
+/// `public` has the name: a migration's unqualified `CREATE TABLE t` then creates `public.t`.
+const SHADOWED: &str = "
+CREATE SCHEMA app;
+CREATE TABLE app.t (id int PRIMARY KEY, v text);
+INSERT INTO app.t VALUES (1, 'kept');
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = public, app', current_database()); END $$;
+";
+
+#[tokio::test]
+async fn a_created_table_is_the_one_dropped_not_one_further_along_the_search_path() {
+    // Every key created by the migration: the snapshot is recorded without a catalog read,
+    // with `t` in the schema CREATE put it in.
+    let g = round_trip_on(
+        SHADOWED,
+        "CREATE TABLE t (id int PRIMARY KEY, w text);\nINSERT INTO t VALUES (2, 'new');\n",
+    )
+    .await;
+    assert!(g.contains("DROP TABLE \"public\".\"t\""), "{g}");
+    assert!(!g.contains("\"app\".\"t\""), "{g}");
+}
+
+#[tokio::test]
+async fn a_created_table_beside_a_changed_one_resolves_each_where_it_is() {
+    // One key not created here (app.t): the snapshot reads the catalog, and `t` still resolves
+    // to where CREATE puts it.
+    let g = round_trip_on(
+        SHADOWED,
+        "CREATE TABLE t (id int PRIMARY KEY);\nINSERT INTO t VALUES (2);\nCOMMENT ON TABLE app.t IS 'touched';\n",
+    )
+    .await;
+    assert!(g.contains("DROP TABLE \"public\".\"t\""), "{g}");
+    assert!(g.contains("COMMENT ON TABLE \"app\".\"t\" IS NULL"), "{g}");
+}
+
 #[tokio::test]
 async fn drop_column_comes_back_with_its_data() {
     let g = round_trip("ALTER TABLE app.contacts DROP COLUMN notes;\n").await;

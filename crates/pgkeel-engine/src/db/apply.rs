@@ -68,8 +68,9 @@ pub struct Executor<'a> {
     backup: Option<(Catalog, Duration)>,
     /// SQL a dry run runs first inside its transaction (see [`Executor::with_dry_run_prelude`]).
     dry_run_prelude: Option<String>,
-    /// Whether this session has the snapshot's prepared statements ([`super::snapshot::prepare_sql`]).
-    snapshot_prepared: std::sync::atomic::AtomicBool,
+    /// Whether this session has pgkeel's prepared statements (the history's and the
+    /// snapshot's, see [`Executor::ensure_prepared`]).
+    prepared: std::sync::atomic::AtomicBool,
     /// What to do after a lock timeout (`[apply] lock_retries`).
     retry: LockRetry,
     /// Where a second connection samples who blocks a waiting statement (none: not sampled).
@@ -100,7 +101,7 @@ impl<'a> Executor<'a> {
             settings_checked: std::sync::atomic::AtomicBool::new(false),
             backup: None,
             dry_run_prelude: None,
-            snapshot_prepared: std::sync::atomic::AtomicBool::new(false),
+            prepared: std::sync::atomic::AtomicBool::new(false),
             retry: LockRetry::default(),
             observer_url: None,
             lock_timeout,
@@ -194,6 +195,29 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// Prepare the history's and the snapshot's statements ([`HistoryTables::prepare_sql`],
+    /// [`super::snapshot::prepare_sql`]) once per session, in a round of their own before the
+    /// first migration (and again after a migration that ran `DEALLOCATE` or `DISCARD`).
+    async fn ensure_prepared(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.prepared.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let sql = format!(
+            "{};\n{}",
+            super::snapshot::prepare_sql(&self.history.schema),
+            self.history.prepare_sql()
+        );
+        self.client.batch_execute(&sql).await.map_err(|e| {
+            Error::db(
+                "preparing pgkeel's statements for the history and the rollback snapshots",
+                e,
+            )
+        })?;
+        self.prepared.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
     async fn pipeline<Q: AsRef<str>>(&self, queries: &[Q]) -> Vec<QueryResult> {
         super::pipeline(self.client, queries).await
     }
@@ -202,6 +226,7 @@ impl<'a> Executor<'a> {
     /// history and returned as [`Error::MigrationFailed`].
     pub async fn apply(&self, job: &Job<'_>, events: &dyn Events) -> Result<Applied> {
         self.check_settings().await?;
+        self.ensure_prepared().await?;
         let m = job.migration;
         let p = job.prepared;
         let total = p.segments.len();
@@ -219,7 +244,7 @@ impl<'a> Executor<'a> {
         // Sent ahead of the first segment: session settings, then the `running` marker.
         let mut prefix: Option<Vec<String>> = Some(
             std::iter::once(self.session_setup.clone())
-                .chain(self.history.marker_queries(&row))
+                .chain(self.history.marker_queries(&row, true))
                 .collect(),
         );
 
@@ -234,9 +259,12 @@ impl<'a> Executor<'a> {
         let mut snapshot = (job.resume_from == 0
             && p.segments.first().is_some_and(|s| s.transactional))
         .then(|| {
+            let analysis = crate::snapshot::objects::analyse(&p.statements, p.tree.as_ref());
             super::snapshot::take_sql(
+                &self.history.schema,
                 job.history_version,
-                &crate::snapshot::objects::analyse(&p.statements, p.tree.as_ref()).keys,
+                &analysis.keys,
+                &analysis.created,
             )
         });
         // A statement that drops prepared statements makes the next migration prepare again.
@@ -250,8 +278,9 @@ impl<'a> Executor<'a> {
         for seg_no in job.resume_from..total {
             let seg = &p.segments[seg_no];
             let last = seg_no + 1 == total;
+            // A migration that drops prepared statements records its end without them.
             let progress = if last {
-                self.history.finish_sql(&row)
+                self.history.finish_sql(&row, !deallocates)
             } else {
                 self.history.segment_done_sql(&row, seg_no + 1)
             };
@@ -267,23 +296,14 @@ impl<'a> Executor<'a> {
                         .into_iter()
                         .map(std::borrow::Cow::Owned)
                         .collect();
-                    // Before BEGIN (prepared statements outlive a rolled-back transaction).
-                    let prepare_at = (snapshot.is_some()
-                        && !self
-                            .snapshot_prepared
-                            .load(std::sync::atomic::Ordering::Relaxed))
-                    .then(|| {
-                        queries.push(super::snapshot::prepare_sql(&self.history.schema).into());
-                        queries.len() - 1
-                    });
                     let marker_len = queries.len();
                     queries.push("BEGIN".into());
                     let backup_at = backup.clone().map(|sql| {
                         queries.push(sql.into());
                         queries.len() - 1
                     });
-                    let snapshot_at = snapshot.clone().map(|sql| {
-                        queries.push(sql.into());
+                    let snapshot_at = snapshot.clone().map(|take| {
+                        queries.push(take.sql.into());
                         queries.len() - 1
                     });
                     // Statement k of the segment is at `offset + k + 1` (after BEGIN).
@@ -305,19 +325,9 @@ impl<'a> Executor<'a> {
                             }),
                         )
                         .await;
-                    if let Some(i) = prepare_at {
-                        self.snapshot_prepared.store(
-                            results.get(i).is_some_and(|r| r.is_ok()),
-                            std::sync::atomic::Ordering::Relaxed,
-                        );
-                    }
-                    if deallocates {
-                        self.snapshot_prepared
-                            .store(false, std::sync::atomic::Ordering::Relaxed);
-                    }
                     // The `running` marker is advisory (the history row is upserted inside the
                     // segment's own transaction), so its failure does not fail the migration (nor
-                    // does preparing the snapshot: taking it then fails, with its own message).
+                    // is a marker that fails for a statement the migration deallocated).
                     // The session settings in front of it were taken once by check_settings.
                     for r in results.drain(..marker_len) {
                         if let Err(e) = r {
@@ -511,6 +521,10 @@ impl<'a> Executor<'a> {
                     ));
                 }
             }
+            if deallocates {
+                self.prepared
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+            }
             events.event(Event::SegmentDone {
                 version: m.version.to_string(),
                 segment: seg_no + 1,
@@ -523,7 +537,7 @@ impl<'a> Executor<'a> {
             let sql = format!(
                 "{} BEGIN; {}; COMMIT;",
                 self.session_setup,
-                self.history.finish_sql(&row)
+                self.history.finish_sql(&row, true)
             );
             self.client
                 .batch_execute(&sql)

@@ -14,27 +14,43 @@ use crate::error::{Error, MigrationFailure, Result};
 use crate::rollback::plan::Target;
 use crate::snapshot::{Key, Snapshot};
 
-/// The keys as a jsonb literal.
-fn keys_literal(keys: &[Key]) -> String {
-    // Plain strings; serialising them cannot fail.
+/// The keys as a jsonb literal; those in `created` carry `"created": true` (see
+/// [`crate::snapshot::objects::Analysis::created`]).
+fn keys_literal(keys: &[Key], created: &[Key]) -> String {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        #[serde(flatten)]
+        key: &'a Key,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        created: bool,
+    }
+    let rows: Vec<Row<'_>> = keys
+        .iter()
+        .map(|key| Row {
+            key,
+            created: created.contains(key),
+        })
+        .collect();
+    // Plain strings and booleans; serialising them cannot fail.
     format!(
         "{}::jsonb",
-        literal(&serde_json::to_string(keys).unwrap_or_else(|_| "[]".into()))
+        literal(&serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into()))
     )
 }
 
 /// An expression giving the resolved keys (jsonb) of the keys in the jsonb expression `keys`,
-/// under the session's search_path.
+/// under the session's search_path. A key created by the migration is not looked up: an
+/// unqualified one is where `CREATE` puts it, the current schema.
 fn resolve_sql_of(keys: &str) -> String {
     format!(
         "SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('kind', k.kind, 'schema', k.schema, 'name', k.name)), '[]'::jsonb) FROM (\
-         SELECT r.kind, r.name, coalesce(r.schema, CASE r.kind \
+         SELECT r.kind, r.name, coalesce(r.schema, CASE WHEN r.created IS NOT TRUE THEN CASE r.kind \
            WHEN 'rel' THEN (SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(r.name))) \
            WHEN 'type' THEN (SELECT n.nspname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = pg_catalog.to_regtype(pg_catalog.quote_ident(r.name))) \
            WHEN 'func' THEN (SELECT s.nspname FROM unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS s(nspname, ord) \
              WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = s.nspname AND p.proname = r.name) ORDER BY s.ord LIMIT 1) \
-           END, pg_catalog.current_schema()) AS schema \
-         FROM jsonb_to_recordset({keys}) AS r(kind text, schema text, name text)) k WHERE k.schema IS NOT NULL"
+           END END, pg_catalog.current_schema()) AS schema \
+         FROM jsonb_to_recordset({keys}) AS r(kind text, schema text, name text, created boolean)) k WHERE k.schema IS NOT NULL"
     )
 }
 
@@ -164,23 +180,69 @@ pub fn prepare_sql(history_schema: &str) -> String {
     )
 }
 
-/// The SQL sent right after a migration's `BEGIN` (one simple-query string; the statements of
-/// [`prepare_sql`] must exist): resolve the keys with the session's search_path, switch it to
-/// pg_catalog, store the snapshot for `version`, and put the search_path back as it was. Also
-/// with no keys: the row then says the migration was applied with snapshots (so a rollback
-/// refuses what it cannot undo for that reason, not for a missing snapshot).
-pub fn take_sql(version: &str, keys: &[Key]) -> String {
-    format!(
-        "SELECT set_config('pgkeel.snapshot_started', clock_timestamp()::text, true), set_config('pgkeel.search_path', current_setting('search_path'), true), \
-         set_config('pgkeel.plan_cache_mode', current_setting('plan_cache_mode'), true), set_config('plan_cache_mode', 'force_generic_plan', true);\n\
-         EXECUTE pgkeel_snapshot_keys({keys});\n\
-         SELECT set_config('search_path', 'pg_catalog', true);\n\
-         EXECUTE pgkeel_snapshot_take({v});\n\
-         SELECT pg_catalog.set_config('search_path', pg_catalog.current_setting('pgkeel.search_path'), true), \
-         pg_catalog.set_config('plan_cache_mode', pg_catalog.current_setting('pgkeel.plan_cache_mode'), true)",
-        keys = keys_literal(keys),
-        v = literal(version),
-    )
+/// The SQL that records a migration's snapshot, sent right after its `BEGIN` (one simple-query
+/// string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Take {
+    pub sql: String,
+    /// Whether `sql` executes the statements of [`prepare_sql`] (they must exist).
+    pub prepared: bool,
+}
+
+/// The snapshot of `version` whose statements name `keys`, `created` of them created by it.
+///
+/// When every key is created by the migration, nothing needs reading from the catalog: each
+/// object is absent before (its plain `CREATE` fails otherwise, and then the migration does not
+/// commit), so the row is one insert of the resolved keys, with no definitions. Otherwise: resolve
+/// the keys with the session's search_path, switch it to pg_catalog, store the snapshot, and put
+/// the search_path back as it was. Also with no keys: the row then says the migration was
+/// applied with snapshots (so a rollback refuses what it cannot undo for that reason, not for a
+/// missing snapshot).
+pub fn take_sql(history_schema: &str, version: &str, keys: &[Key], created: &[Key]) -> Take {
+    if keys.iter().all(|k| created.contains(k)) {
+        // Built here rather than by the resolving query, whose planning alone costs about a
+        // millisecond (measured in the server log): a created key needs only its schema, and the
+        // time recorded runs from when this message began (`statement_timestamp()`).
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "jsonb_build_object('kind', {}, 'schema', {}, 'name', {})",
+                    literal(&k.kind),
+                    k.schema
+                        .as_deref()
+                        .map_or_else(|| "pg_catalog.current_schema()".to_string(), literal),
+                    literal(&k.name)
+                )
+            })
+            .collect();
+        return Take {
+            sql: format!(
+                "INSERT INTO {h}.snapshots AS s (version, snapshot, duration_ms) \
+                 VALUES ({v}, jsonb_build_object('keys', jsonb_build_array({keys}), 'relations', '[]'::jsonb, 'functions', '[]'::jsonb, 'types', '[]'::jsonb), \
+                 extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000) \
+                 ON CONFLICT (version) DO UPDATE SET snapshot = excluded.snapshot, taken_at = excluded.taken_at, duration_ms = excluded.duration_ms",
+                h = ident(history_schema),
+                v = literal(version),
+                keys = keys.join(", "),
+            ),
+            prepared: false,
+        };
+    }
+    Take {
+        sql: format!(
+            "SELECT set_config('pgkeel.snapshot_started', clock_timestamp()::text, true), set_config('pgkeel.search_path', current_setting('search_path'), true), \
+             set_config('pgkeel.plan_cache_mode', current_setting('plan_cache_mode'), true), set_config('plan_cache_mode', 'force_generic_plan', true);\n\
+             EXECUTE pgkeel_snapshot_keys({keys});\n\
+             SELECT set_config('search_path', 'pg_catalog', true);\n\
+             EXECUTE pgkeel_snapshot_take({v});\n\
+             SELECT pg_catalog.set_config('search_path', pg_catalog.current_setting('pgkeel.search_path'), true), \
+             pg_catalog.set_config('plan_cache_mode', pg_catalog.current_setting('pgkeel.plan_cache_mode'), true)",
+            keys = keys_literal(keys, created),
+            v = literal(version),
+        ),
+        prepared: true,
+    }
 }
 
 /// The snapshot in the `nth` row (0-based) of a simple query's results.
@@ -207,7 +269,7 @@ pub async fn current_in_tx(c: &impl GenericClient, keys: &[Key]) -> Result<Snaps
         "SELECT set_config('pgkeel.search_path', current_setting('search_path'), true), set_config('search_path', 'pg_catalog', true);\n\
          SELECT ({})::text;\n\
          SELECT pg_catalog.set_config('search_path', pg_catalog.current_setting('pgkeel.search_path'), true)",
-        snapshot_sql(&keys_literal(keys))
+        snapshot_sql(&keys_literal(keys, &[]))
     );
     let msgs = c.simple_query(&sql).await.map_err(|e| Error::db(ctx, e))?;
     // The first statement's row comes first: the snapshot is the second.
@@ -220,7 +282,7 @@ pub async fn current(c: &tokio_postgres::Client, keys: &[Key]) -> Result<Snapsho
     let ctx = "reading the current catalog definitions";
     let sql = format!(
         "BEGIN READ ONLY; SET LOCAL search_path = pg_catalog; SELECT ({})::text; COMMIT",
-        snapshot_sql(&keys_literal(keys))
+        snapshot_sql(&keys_literal(keys, &[]))
     );
     let msgs = c.simple_query(&sql).await.map_err(|e| Error::db(ctx, e))?;
     parse_row(&msgs, 0, ctx)

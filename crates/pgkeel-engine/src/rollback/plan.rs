@@ -497,8 +497,11 @@ fn generate(
             // Rows inserted into a table that the same migration backed up (it also updated
             // or deleted there) are undone by the restore, which brings the table back to the
             // backup's rows.
+            // A key first named by its plain CREATE was absent (the CREATE succeeded), whatever
+            // an unqualified name matches elsewhere on the search_path.
             snapshot::objects::Needs::CreatedHere
                 if named(&c.key)
+                    && !analysis.is_created(&c.key)
                     && !(c.key.kind != "type"
                         && backed_up(c.key.schema.as_deref(), &c.key.name)) =>
             {
