@@ -28,7 +28,7 @@ impl Reporter {
                 return;
             }
         }
-        eprintln!("{text}");
+        eline(text);
     }
 
     pub fn finish(&self) {
@@ -38,6 +38,14 @@ impl Reporter {
             }
         }
     }
+}
+
+/// One line on stderr in one write (`eprintln!` writes each formatted piece on its own: a dozen
+/// system calls a migration, between one migration's result and the next one's start). A
+/// failed write is ignored, as `eprintln!` would panic on it instead.
+fn eline(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{text}\n").as_bytes());
 }
 
 impl Events for Reporter {
@@ -83,7 +91,10 @@ impl Events for Reporter {
                 let bar = self.bar.lock().ok().and_then(|g| g.clone());
                 match bar {
                     Some(bar) => bar.set_message(format!("{version} {name}{resume}")),
-                    None => eprintln!("[{}/{total}] applying {version} {name}{resume}", index + 1),
+                    None => eline(&format!(
+                        "[{}/{total}] applying {version} {name}{resume}",
+                        index + 1
+                    )),
                 }
             }
             Event::SegmentDone { .. } => {}
@@ -95,7 +106,7 @@ impl Events for Reporter {
                 let bar = self.bar.lock().ok().and_then(|g| g.clone());
                 match bar {
                     Some(bar) => bar.inc(1),
-                    None => eprintln!("      applied {version} in {duration_ms} ms"),
+                    None => eline(&format!("      applied {version} in {duration_ms} ms")),
                 }
             }
             Event::MigrationFailed { version } => self.line(&format!("      FAILED {version}")),
