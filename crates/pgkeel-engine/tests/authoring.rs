@@ -1,20 +1,11 @@
 //! Writing new migrations from SQL (what the MCP tools plan_migration / apply_migration call).
 
 use pgkeel_engine::authoring::NewMigration;
-use pgkeel_engine::config::{Config, Overrides, SystemEnvironment};
-use pgkeel_engine::{Error, Migrator};
+use pgkeel_engine::Error;
 use pgkeel_testkit::{Project, TestDb};
 
-fn migrator(p: &Project, db: &TestDb) -> Migrator {
-    let flags = Overrides {
-        database_url: Some(db.url.clone()),
-        log_file: Some("off".into()),
-        ..Overrides::default()
-    };
-    Migrator::new(
-        Config::resolve(p.root().to_path_buf(), None, &SystemEnvironment, &flags).unwrap(),
-    )
-}
+mod support;
+use support::migrator;
 
 fn req(name: &str, sql: &str) -> NewMigration {
     NewMigration {

@@ -9,26 +9,8 @@ use pgkeel_engine::plan::State;
 use pgkeel_engine::{Error, Event, Events, Migrator};
 use pgkeel_testkit::{Project, TestDb};
 
-fn migrator(project: &Project, db: &TestDb) -> Migrator {
-    migrator_with(project, db, |_| {})
-}
-
-fn migrator_with(project: &Project, db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Migrator {
-    let flags = Overrides {
-        database_url: Some(db.url.clone()),
-        log_file: Some("off".into()),
-        ..Overrides::default()
-    };
-    let mut config = Config::resolve(
-        project.root().to_path_buf(),
-        None,
-        &SystemEnvironment,
-        &flags,
-    )
-    .expect("config");
-    tweak(&mut config);
-    Migrator::new(config)
-}
+mod support;
+use support::{migrator, migrator_with};
 
 async fn up(m: &Migrator) -> pgkeel_engine::migrator::UpReport {
     m.up(&UpOptions::default()).await.expect("up")

@@ -4,27 +4,12 @@
 
 use std::time::Duration;
 
-use pgkeel_engine::config::{Config, Overrides, SystemEnvironment};
 use pgkeel_engine::migrator::UpOptions;
-use pgkeel_engine::{db, Error, Migrator};
+use pgkeel_engine::{db, Error};
 use pgkeel_testkit::{Project, TestDb};
 
-fn migrator_with(project: &Project, db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Migrator {
-    let flags = Overrides {
-        database_url: Some(db.url.clone()),
-        log_file: Some("off".into()),
-        ..Overrides::default()
-    };
-    let mut config = Config::resolve(
-        project.root().to_path_buf(),
-        None,
-        &SystemEnvironment,
-        &flags,
-    )
-    .expect("config");
-    tweak(&mut config);
-    Migrator::new(config)
-}
+mod support;
+use support::migrator_with;
 
 async fn exists(db: &TestDb, sql: &str) -> bool {
     db.client()

@@ -4,33 +4,28 @@
 
 use std::time::Duration;
 
-use pgkeel_engine::config::{Config, Overrides, SystemEnvironment};
+use pgkeel_engine::config::Config;
 use pgkeel_engine::migrator::UpOptions;
 use pgkeel_engine::rollback::{token, RollbackOptions, Selector};
 use pgkeel_engine::{Error, Migrator};
 use pgkeel_testkit::{Project, TestDb};
 
+mod support;
+
+// These migrations are destructive on purpose; lint would (rightly) stop them.
 fn migrator(project: &Project, db: &TestDb) -> Migrator {
-    migrator_with(project, db, |_| {})
+    support::migrator_with(project, db, support::without_lint)
 }
 
 fn migrator_with(project: &Project, db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Migrator {
-    let flags = Overrides {
-        database_url: Some(db.url.clone()),
-        log_file: Some("off".into()),
-        ..Overrides::default()
-    };
-    let mut config = Config::resolve(
-        project.root().to_path_buf(),
-        None,
-        &SystemEnvironment,
-        &flags,
-    )
-    .expect("config");
-    // These migrations are destructive on purpose; lint would (rightly) stop them.
-    config.lint.enabled = false;
-    tweak(&mut config);
-    Migrator::new(config)
+    support::migrator_with(project, db, |c| {
+        support::without_lint(c);
+        tweak(c)
+    })
+}
+
+fn migrator_at(project: &Project, url: &str) -> Migrator {
+    support::migrator_at(project, url, support::without_lint)
 }
 
 async fn up(m: &Migrator) {
@@ -978,23 +973,6 @@ async fn as_owner(db: &TestDb) -> String {
     let (scheme, rest) = db.url.split_once("://").expect("url scheme");
     let host = rest.split_once('@').map_or(rest, |(_, h)| h);
     format!("{scheme}://{role}@{host}")
-}
-
-fn migrator_at(project: &Project, url: &str) -> Migrator {
-    let flags = Overrides {
-        database_url: Some(url.to_string()),
-        log_file: Some("off".into()),
-        ..Overrides::default()
-    };
-    let mut config = Config::resolve(
-        project.root().to_path_buf(),
-        None,
-        &SystemEnvironment,
-        &flags,
-    )
-    .expect("config");
-    config.lint.enabled = false;
-    Migrator::new(config)
 }
 
 /// Tables whose triggers rewrite every row written (a version counter, a row checksum, a

@@ -5,27 +5,15 @@
 //! which `up` applies it again. Also: what cannot be undone is refused at plan time naming the
 //! statement, and a rollback whose verification finds a difference changes nothing.
 
-use pgkeel_engine::config::{Config, Overrides, SystemEnvironment};
 use pgkeel_engine::migrator::UpOptions;
 use pgkeel_engine::rollback::{RollbackOptions, Selector};
 use pgkeel_engine::{Error, Migrator};
 use pgkeel_testkit::{Project, TestDb};
 
+mod support;
+
 fn migrator(project: &Project, db: &TestDb) -> Migrator {
-    let flags = Overrides {
-        database_url: Some(db.url.clone()),
-        log_file: Some("off".into()),
-        ..Overrides::default()
-    };
-    let mut config = Config::resolve(
-        project.root().to_path_buf(),
-        None,
-        &SystemEnvironment,
-        &flags,
-    )
-    .expect("config");
-    config.lint.enabled = false;
-    Migrator::new(config)
+    support::migrator_with(project, db, support::without_lint)
 }
 
 async fn up(m: &Migrator) {
