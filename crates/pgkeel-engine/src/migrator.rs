@@ -322,7 +322,7 @@ impl Migrator {
         &self,
         client: &tokio_postgres::Client,
         prepared: &[(&crate::migration::Migration, Prepared, String, usize)],
-    ) -> Vec<crate::lint::LintFinding> {
+    ) -> Result<Vec<crate::lint::LintFinding>> {
         let s = &self.config.lint;
         let run = crate::lint::RunLint::new(
             prepared
@@ -341,11 +341,22 @@ impl Migrator {
         })
         .with_backup_window(self.config.backup.window);
         let lookups = run.lookups();
-        match crate::lint::live::gather(client, &lookups, self.config.lock_timeout).await {
-            Ok(live) => run.judge(Some(&live), s),
+        // Bounded like up's catalog reads: a server gone silent ends the run here rather than
+        // leaving lint waiting (the counts wait for locks at most lock_timeout more).
+        let gathered = self
+            .within(
+                "reading the sizes of the tables lint judges",
+                self.config.lock_timeout,
+                crate::lint::live::gather(client, &lookups, self.config.lock_timeout),
+            )
+            .await;
+        match gathered {
+            Ok(live) => Ok(run.judge(Some(&live), s)),
+            // The migrations would wait on the same silent connection: stop before them.
+            Err(e @ Error::ConnectionLost { .. }) => Err(e),
             Err(e) => {
                 tracing::warn!("lint could not read table sizes, so it judges offline: {e}");
-                run.judge(None, s)
+                Ok(run.judge(None, s))
             }
         }
     }
@@ -391,19 +402,36 @@ impl Migrator {
             None
         } else {
             let lock = self.take_lock().await?;
-            // Supabase mode first: a refusal there leaves the database as it was.
-            let before = self.supabase_before_up(&conn.client).await?;
-            if before.reconnect {
-                conn = self.connect("up").await?;
-            }
-            report.supabase_notes = before.notes;
-            match history.ensure(&conn.client).await {
-                Ok(Some(format)) => {
+            // What fails here releases the lock itself rather than leaving it to the closing
+            // connection (a proxy that stops passing traffic on may keep that one open).
+            let prepared = async {
+                // Supabase mode first: a refusal there leaves the database as it was.
+                let before = self.supabase_before_up(&conn.client).await?;
+                if before.reconnect {
+                    conn = self.connect("up").await?;
+                }
+                report.supabase_notes = before.notes;
+                // Bounded like the reads below (DDL here waits for locks at most lock_timeout
+                // more).
+                let ensured = self
+                    .within(
+                        "creating or upgrading the history schema",
+                        self.config.lock_timeout,
+                        history.ensure(&conn.client),
+                    )
+                    .await?;
+                if let Some(format) = ensured {
                     report.history_created = true;
                     self.events.event(Event::HistoryUpgraded { format });
                 }
-                Ok(None) => {}
-                Err(e) => return Err(e),
+                Ok::<(), Error>(())
+            }
+            .await;
+            if let Err(e) = prepared {
+                if let Err(r) = lock.release().await {
+                    tracing::warn!("{r}");
+                }
+                return Err(e);
             }
             Some(lock)
         };
@@ -550,7 +578,7 @@ impl Migrator {
         // Lint pre-flight: unaccepted error findings stop the run here, before anything runs
         // (`accept_lint: None`, for a plan, only reports).
         report.lint = crate::lint::preflight(
-            self.lint_in_context(&conn.client, &prepared).await,
+            self.lint_in_context(&conn.client, &prepared).await?,
             &self.config.lint,
             accept_lint,
         )?;

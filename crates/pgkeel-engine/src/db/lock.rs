@@ -80,13 +80,23 @@ impl MigrationLock {
     }
 
     /// Release the lock and close its connection.
+    /// Bounded (5 s): after a lost connection the server may not answer, and the lock is a
+    /// session lock, which the server drops anyway when this connection closes.
     pub async fn release(self) -> Result<()> {
-        self.conn
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&self.key];
+        let unlock = self
+            .conn
             .client
-            .query_one("SELECT pg_advisory_unlock($1)", &[&self.key])
-            .await
-            .map_err(|e| Error::db("releasing the migration lock", e))?;
-        Ok(())
+            .query_one("SELECT pg_advisory_unlock($1)", &params);
+        match tokio::time::timeout(std::time::Duration::from_secs(5), unlock).await {
+            Ok(r) => {
+                r.map_err(|e| Error::db("releasing the migration lock", e))?;
+                Ok(())
+            }
+            Err(_) => Err(Error::Refused(
+                "releasing the migration lock: no answer within 5 s; the server drops the lock when this connection closes".into(),
+            )),
+        }
     }
 }
 
