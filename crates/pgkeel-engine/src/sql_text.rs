@@ -19,12 +19,17 @@ pub struct SqlText {
 }
 
 impl SqlText {
-    /// `src[range]`; `range` must lie on char boundaries of `src` (checked: a bad range is
-    /// clamped to the empty text at its start rather than panicking later).
+    /// `src[range]`; `range` must lie on char boundaries of `src`. The ranges come from the
+    /// parser of that very text, so a bad one is a bug: debug builds (the tests) stop on it, a
+    /// release build gets the empty text rather than a panic in the middle of a run.
     pub fn shared(src: &Arc<String>, range: Range<usize>) -> SqlText {
         let ok = range.start <= range.end
             && src.is_char_boundary(range.start)
             && src.is_char_boundary(range.end);
+        debug_assert!(
+            ok,
+            "statement range {range:?} is not a text range of the file"
+        );
         let range = if ok { range } else { 0..0 };
         SqlText {
             src: Arc::clone(src),
@@ -145,11 +150,16 @@ mod tests {
     }
 
     #[test]
-    fn a_range_off_char_boundaries_is_empty_not_a_panic() {
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "is not a text range of the file")]
+    fn a_range_off_char_boundaries_stops_a_debug_build() {
         let src = Arc::new("é".to_string());
-        assert_eq!(SqlText::shared(&src, 0..1), "");
-        let (start, end) = (2, 1);
-        assert_eq!(SqlText::shared(&src, start..end), "");
+        let _ = SqlText::shared(&src, 0..1);
+    }
+
+    #[test]
+    fn owned_and_borrowed_texts_compare_by_content() {
         assert_eq!(SqlText::from("x".to_string()), SqlText::from("x"));
+        assert_eq!(SqlText::default(), "");
     }
 }
