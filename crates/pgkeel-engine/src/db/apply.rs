@@ -244,7 +244,7 @@ impl<'a> Executor<'a> {
         // Sent ahead of the first segment: session settings, then the `running` marker.
         let mut prefix: Option<Vec<String>> = Some(
             std::iter::once(self.session_setup.clone())
-                .chain(self.history.marker_queries(&row, true))
+                .chain(self.history.marker_queries(&row))
                 .collect(),
         );
 

@@ -283,22 +283,28 @@ impl HistoryTables {
     /// migration), its own implicit transaction, committed asynchronously — the marker only
     /// explains an interrupted run to `status`, so it is worth no fsync. `SET LOCAL` ends with
     /// that transaction whether or not the insert succeeds (one message, not a SET, the insert
-    /// and a RESET: each message is a server round of its own). `prepared`: the session has
-    /// [`Self::prepare_sql`]'s statements.
-    pub fn marker_queries(&self, r: &RunningRow<'_>, prepared: bool) -> [String; 1] {
-        let insert = if prepared {
-            format!("EXECUTE pgkeel_mark({})", Literals::of(r).args())
-        } else {
-            self.mark_running_with(&Literals::of(r).exprs())
-        };
-        [format!("SET LOCAL synchronous_commit = off; {insert}")]
+    /// and a RESET: each message is a server round of its own). It executes
+    /// [`Self::prepare_sql`]'s `pgkeel_mark`, so the session must have it (it runs before the
+    /// migration's statements, so a migration that deallocates cannot take it away first).
+    pub fn marker_queries(&self, r: &RunningRow<'_>) -> [String; 1] {
+        [format!(
+            "SET LOCAL synchronous_commit = off; EXECUTE pgkeel_mark({})",
+            Literals::of(r).args()
+        )]
     }
 
     /// Record that `done` segments are complete. An upsert, so the row is right even if the
     /// `running` marker was never written: it commits with the segment it describes.
     pub fn segment_done_sql(&self, r: &RunningRow<'_>, done: usize) -> String {
         let l = Literals::of(r);
-        self.upsert_sql(&l.exprs(), "running", done, "NULL", "NULL", None)
+        self.upsert_sql(
+            &l.exprs(),
+            "running",
+            &done.to_string(),
+            "NULL",
+            "NULL",
+            None,
+        )
     }
 
     /// Mark a migration applied (with the lint findings accepted for it) and append the audit
@@ -333,7 +339,7 @@ impl HistoryTables {
         self.upsert_sql(
             r,
             "applied",
-            0,
+            r.segments,
             "clock_timestamp()",
             "(extract(epoch FROM clock_timestamp() - coalesce(m.started_at, clock_timestamp())) * 1000)::bigint",
             Some(accepted),
@@ -350,12 +356,12 @@ impl HistoryTables {
         )
     }
 
-    /// `done`: the segments done, except for `applied` (all of them: `segments`).
+    /// `done`: an expression of the segments done.
     fn upsert_sql(
         &self,
         r: &RowExprs<'_>,
         status: &str,
-        done: usize,
+        done: &str,
         finished_at: &str,
         duration: &str,
         lint_accepted: Option<&str>,
@@ -367,11 +373,6 @@ impl HistoryTables {
                 ", lint_accepted = excluded.lint_accepted",
             ),
             None => ("", String::new(), ""),
-        };
-        let done = if status == "applied" {
-            r.segments.to_string()
-        } else {
-            done.to_string()
         };
         format!(
             "INSERT INTO {q}.migrations AS m (version, name, path, checksum, status, statements, segments_total, segments_done, started_at, finished_at, duration_ms, backend_pid{col}) \
