@@ -91,6 +91,21 @@ async fn a_server_that_stops_answering_mid_up_ends_it_within_the_deadline() {
 /// deadline (connect_timeout=2 in the URL, plus a second, plus lock_timeout for `extra`
 /// phases) with `connection_lost` naming `phase`, and a later `up` applies what is pending.
 fn up_through_a_freeze(ctx: &Ctx, freeze_on: &'static [u8], phase: &str) {
+    through_a_freeze(ctx, &["up"], freeze_on, phase, Duration::from_secs(15));
+    // Nothing was applied; the next `up` on a working connection applies it.
+    ctx.run(&["up"]).expect(0);
+}
+
+/// `args` (a command and its flags) through a proxy that goes silent once pgkeel sends
+/// `freeze_on`: the command ends after the deadline (connect_timeout=2 in the URL plus a
+/// second) and before `limit`, exit 1, `connection_lost` naming `phase`.
+fn through_a_freeze(
+    ctx: &Ctx,
+    args: &[&str],
+    freeze_on: &'static [u8],
+    phase: &str,
+    limit: Duration,
+) {
     let port = freezing_proxy(freeze_on);
     let url = format!(
         "postgres://postgres@127.0.0.1:{port}/{}?connect_timeout=2&sslmode=disable",
@@ -98,18 +113,58 @@ fn up_through_a_freeze(ctx: &Ctx, freeze_on: &'static [u8], phase: &str) {
     );
     let started = Instant::now();
     let mut c = cli_support::pgkeel_command(ctx.root());
-    c.args(["--database-url", &url, "--json", "up"]);
+    c.args(["--database-url", &url, "--json"]).args(args);
     let r = run_command(c);
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(15), "took {took:?}:\n{r}");
+    assert!(took < limit, "took {took:?}:\n{r}");
     assert!(took >= Duration::from_millis(2900), "took {took:?}:\n{r}");
     assert_eq!(r.code, 1, "{r}");
     let doc = r.json();
     assert_eq!(doc["error"]["code"], "connection_lost", "{doc}");
     let msg = doc["error"].to_string();
     assert!(msg.contains(phase) && msg.contains("no answer"), "{msg}");
-    // Nothing was applied; the next `up` on a working connection applies it.
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_while_rows_are_counted_ends_up_before_anything_runs() {
+    let ctx = Ctx::new().await;
+    ctx.write("migrations/001_a.sql", "create table a(id int);\n");
     ctx.run(&["up"]).expect(0);
+    ctx.write("migrations/002_b.sql", "insert into a values (1);\n");
+    // The row-count report's table lookup gets no answer: the count's own bound (its 30 s
+    // statement timeout) plus the deadline, then `up` stops with nothing applied.
+    through_a_freeze(
+        &ctx,
+        &["up"],
+        b"SELECT c.oid::regclass::text",
+        "counting rows for the row-count report",
+        Duration::from_secs(45),
+    );
+    let status = ctx.run(&["--json", "status"]).expect(0).json();
+    assert_eq!(status["counts"]["pending"], 1, "{status}");
+    ctx.run(&["up"]).expect(0);
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_ends_rollback_plan_and_backups_list_within_the_deadline() {
+    let ctx = Ctx::new().await;
+    ctx.write("migrations/001_a.sql", "create table a(id int);\n");
+    ctx.run(&["up"]).expect(0);
+    let limit = Duration::from_secs(15);
+    through_a_freeze(
+        &ctx,
+        &["rollback", "--plan", "--last", "1"],
+        b"snapshot FROM",
+        "reading the migrations' snapshots",
+        limit,
+    );
+    through_a_freeze(
+        &ctx,
+        &["backups", "list"],
+        b"SELECT to_regclass($1) IS NOT NULL",
+        "reading the backup catalog",
+        limit,
+    );
 }
 
 #[tokio::test]

@@ -630,12 +630,18 @@ impl Migrator {
             report.dry_run_result = Some(dry);
             return Ok(());
         }
-        let row_counter = db::rowcount::RowCounter::before(
-            &conn.client,
+        let mut row_counter = db::rowcount::RowCounter::new(
             prepared.iter().map(|(_, p, ..)| p),
             self.config.lock_timeout,
-        )
-        .await;
+        );
+        let counted = self
+            .within(
+                "counting rows for the row-count report",
+                db::rowcount::COUNT_BOUND,
+                row_counter.count(&conn.client, true),
+            )
+            .await;
+        row_counter.before(counted)?;
         self.events.event(Event::Planned { total: jobs.len() });
         for (index, job) in jobs.iter().enumerate() {
             self.events.event(Event::MigrationStarted {
@@ -676,9 +682,14 @@ impl Migrator {
             .failure
             .as_ref()
             .is_some_and(|f| matches!(f.sqlstate.as_deref(), Some("55P03")));
-        report.row_counts = row_counter
-            .after(&conn.client, &mut report.warnings, !lost_lock)
+        let counted = self
+            .within(
+                "counting rows for the row-count report",
+                db::rowcount::COUNT_BOUND,
+                row_counter.count(&conn.client, !lost_lock),
+            )
             .await;
+        report.row_counts = row_counter.after(counted, &mut report.warnings);
         report.supabase_notes.extend(
             self.supabase_standin_note(&conn.client, &routed_extensions)
                 .await,

@@ -49,14 +49,24 @@ impl Migrator {
     /// Changes nothing (an absent catalog lists nothing).
     pub async fn backups_list(&self, all: bool) -> Result<BackupsList> {
         let conn = self.read_conn("backups").await?;
-        let now: DateTime<Utc> = conn
-            .query_one("SELECT now()", &[])
-            .await
-            .map_err(|e| Error::db("reading the server clock", e))?
+        // Bounded like `status`'s reads (see Migrator::within).
+        let z = std::time::Duration::ZERO;
+        let now: DateTime<Utc> = self
+            .within("reading the server clock", z, async {
+                conn.query_one("SELECT now()", &[])
+                    .await
+                    .map_err(|e| Error::db("reading the server clock", e))
+            })
+            .await?
             .get(0);
+        let catalog = self.catalog();
+        let filter = ListFilter { all, version: None };
         let backups = self
-            .catalog()
-            .list(&conn, &ListFilter { all, version: None })
+            .within(
+                "reading the backup catalog",
+                z,
+                catalog.list(&conn, &filter),
+            )
             .await?;
         Ok(BackupsList {
             schema: self.config.backup.schema.clone(),
@@ -68,7 +78,13 @@ impl Migrator {
     /// The kept backups of one migration version, oldest first.
     pub async fn backups_for(&self, version: &str) -> Result<Vec<BackupRow>> {
         let conn = self.read_conn("backups").await?;
-        self.catalog().backups_for(&conn, version).await
+        let catalog = self.catalog();
+        self.within(
+            "reading the backup catalog",
+            std::time::Duration::ZERO,
+            catalog.backups_for(&conn, version),
+        )
+        .await
     }
 
     /// Drop backups: the expired ones, all kept ones, or one by id. Under the migration lock,
@@ -77,7 +93,12 @@ impl Migrator {
         let mut conn = self.connect("backups prune").await?;
         let catalog = self.catalog();
         let pruned = if dry_run {
-            catalog.select_prune(&conn.client, which).await?
+            self.within(
+                "reading the backups to prune",
+                std::time::Duration::ZERO,
+                catalog.select_prune(&conn.client, which),
+            )
+            .await?
         } else {
             let lock = self.take_lock().await?;
             let result = async {

@@ -216,38 +216,54 @@ pub(crate) struct RowCounter {
     before: std::result::Result<(Vec<Option<i64>>, bool), String>,
 }
 
+/// The longest a count may take on a live server: its lock wait ([`COUNT_LOCK_TIMEOUT`]) and
+/// its statement timeout ([`COUNT_STATEMENT_TIMEOUT`]). The caller bounds each count by the
+/// connect deadline plus this, so a server that stops answering cannot hold `up` there.
+pub(crate) const COUNT_BOUND: std::time::Duration = std::time::Duration::from_millis(30_200);
+
+type Counted = Result<(Vec<Option<i64>>, bool)>;
+
 impl RowCounter {
-    /// Count the rows of the tables the prepared migrations touch, before the first one runs.
-    pub(crate) async fn before<'a>(
-        client: &Client,
+    /// The tables the prepared migrations touch, not counted yet.
+    pub(crate) fn new<'a>(
         prepared: impl Iterator<Item = &'a crate::migration::Prepared>,
         lock_timeout: std::time::Duration,
     ) -> RowCounter {
-        let targets = targets(prepared.flat_map(|p| p.statements.iter()));
-        let before = count(client, &targets, lock_timeout, true)
-            .await
-            .map_err(|e| e.to_string());
         RowCounter {
-            targets,
+            targets: targets(prepared.flat_map(|p| p.statements.iter())),
             lock_timeout,
-            before,
+            before: Err("not counted".into()),
         }
     }
 
-    /// Count again after the run; a failed count becomes a warning (the run's outcome stands).
-    /// `wait = false` (the run just lost a lock wait): estimates only, nothing waits.
-    pub(crate) async fn after(
+    /// Count the targets now (`wait = false`: estimates only, nothing waits). The caller
+    /// bounds the wait (see [`COUNT_BOUND`]).
+    pub(crate) async fn count(&self, client: &Client, wait: bool) -> Counted {
+        count(client, &self.targets, self.lock_timeout, wait).await
+    }
+
+    /// Keep the pre-flight count. A failed count only skips the report, except a lost
+    /// connection: the run would wait on the same silent server, so that error is returned.
+    pub(crate) fn before(&mut self, counted: Counted) -> Result<()> {
+        self.before = match counted {
+            Ok(c) => Ok(c),
+            Err(e @ Error::ConnectionLost { .. }) => return Err(e),
+            Err(e) => Err(e.to_string()),
+        };
+        Ok(())
+    }
+
+    /// Pair the post-flight count with the pre-flight one; a failed count becomes a warning
+    /// (the run's outcome stands).
+    pub(crate) fn after(
         self,
-        client: &Client,
+        counted: Counted,
         warnings: &mut Vec<crate::discovery::Warning>,
-        wait: bool,
     ) -> Vec<RowCount> {
         if self.targets.is_empty() {
             return Vec::new();
         }
-        let after = count(client, &self.targets, self.lock_timeout, wait)
-            .await
-            .map_err(|e| e.to_string());
+        let after = counted.map_err(|e| e.to_string());
         match (self.before, after) {
             (Ok((before, est_before)), Ok((after, est_after))) => self
                 .targets

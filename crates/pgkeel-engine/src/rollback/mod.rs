@@ -74,24 +74,46 @@ impl Migrator {
         let ttl = self.config.rollback_token_ttl;
         let conn = self.read_conn("rollback plan").await?;
         let history = self.history();
-        if history.format(&conn).await?.is_none() {
+        // Each read is bounded like `status`'s (see Migrator::within): a server that stops
+        // answering ends the plan with `connection_lost` instead of a hang.
+        let z = std::time::Duration::ZERO;
+        if self
+            .within("reading the history format", z, history.format(&conn))
+            .await?
+            .is_none()
+        {
             return Err(Error::Refused(format!(
                 "no migration history in schema {}: nothing has been applied, nothing to roll back",
                 self.config.history_schema
             )));
         }
-        let rows = history.load(&conn).await?;
+        let rows = self
+            .within("reading the history", z, history.load(&conn))
+            .await?;
         let versions: Vec<String> = rows.iter().map(|r| r.version.clone()).collect();
         let schema = self.backup_schema();
-        let backups = sql::backups_for(&*conn, &schema, &versions, false).await?;
-        let identity = sql::identity(&*conn).await?;
-        let snapshots = crate::db::snapshot::for_plan(
-            &conn,
-            &self.config.history_schema,
-            &plan::selected_versions(&rows, selector),
-            false,
-        )
-        .await?;
+        let backups = self
+            .within(
+                "reading the backup catalog",
+                z,
+                sql::backups_for(&*conn, &schema, &versions, false),
+            )
+            .await?;
+        let identity = self
+            .within("reading the server's identity", z, sql::identity(&*conn))
+            .await?;
+        let snapshots = self
+            .within(
+                "reading the migrations' snapshots",
+                z,
+                crate::db::snapshot::for_plan(
+                    &conn,
+                    &self.config.history_schema,
+                    &plan::selected_versions(&rows, selector),
+                    false,
+                ),
+            )
+            .await?;
         let now = Utc::now();
         let plan = plan::build_with(
             selector,
