@@ -263,6 +263,14 @@ async fn start_status_url_reset_stop_as_root() {
     assert_eq!(one(&c, "select count(*) from things").await, "0");
     drop(c);
 
+    // An empty migration stops the reset's replay, naming the reset's own flag.
+    p.project
+        .write("migrations/002_empty.sql", "-- nothing yet\n");
+    let r = p.run(&["dev", "reset"]).expect(2);
+    assert!(r.stderr.contains("`pgkeel dev reset --allow-empty`"), "{r}");
+    p.run(&["dev", "reset", "--allow-empty"]).expect(0);
+    std::fs::remove_file(p.root().join("migrations/002_empty.sql")).unwrap();
+
     let stopped = p.run(&["dev", "stop"]).expect(0);
     assert_eq!(stopped.stdout, "dev database stopped\n");
     assert_eq!(p.status()["running"], false);

@@ -217,6 +217,8 @@ async fn verify_compares_the_committed_file_with_the_migrations() {
     p.write("pgkeel.toml", "");
     let r = run_db(p.root(), &db, &["types", "verify"]).expect(2);
     assert!(r.stderr.contains("[types] out"), "{r}");
+
+    verify_replays_a_migration_recorded_empty_with_allow_empty().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,4 +375,31 @@ async fn mcp_generate_types() {
     );
     assert!(p.read(TYPES_FILE).contains("orders"));
     client.cancel().await.ok();
+}
+
+/// Run by `verify_compares_the_committed_file_with_the_migrations` after its own checks: that
+/// test counts the server's throwaway databases, so no other verify may run beside it.
+async fn verify_replays_a_migration_recorded_empty_with_allow_empty() {
+    let db = TestDb::new().await;
+    let p = project();
+    p.write("migrations/002_placeholder.sql", "-- kept for numbering\n");
+    // The real database records it only on purpose…
+    run_db(p.root(), &db, &["up"]).expect(2);
+    run_db(p.root(), &db, &["up", "--allow-empty"]).expect(0);
+    // …and the replay does the same instead of refusing to verify (the empty file adds
+    // nothing to the types).
+    let r = run_db(p.root(), &db, &["types", "verify"]).expect(0);
+    assert!(r.stdout.contains("types up to date"), "{r}");
+    // The untouched `pgkeel new` template is still refused, naming the command to run again.
+    let created = run_db(p.root(), &db, &["--json", "new", "later"])
+        .expect(0)
+        .json();
+    let path = created["result"]["path"].as_str().unwrap().to_string();
+    let r = run_db(p.root(), &db, &["types", "verify"]).expect(2);
+    assert!(
+        r.stderr
+            .contains(&format!("{path}: still the empty template"))
+            && r.stderr.contains("`pgkeel types verify` again"),
+        "{r}"
+    );
 }

@@ -10,11 +10,11 @@ use crate::plan::Blocker;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-fn empty_message(template: bool) -> &'static str {
+fn empty_message(template: bool, command: &str) -> String {
     if template {
-        "still the empty template `pgkeel new` wrote, with no SQL statement; write the migration's SQL into it, then run `pgkeel up` again (nothing was applied or recorded)"
+        format!("still the empty template `pgkeel new` wrote, with no SQL statement; write the migration's SQL into it, then run `{command}` again (nothing was applied or recorded)")
     } else {
-        "has no SQL statement (it is empty, only comments or only `;`); recording it as applied would make SQL written into it later a checksum mismatch. Write its SQL into it, delete it, or record it anyway with `pgkeel up --allow-empty` (MCP apply_migration: `allow_empty: true`); nothing was applied or recorded"
+        format!("has no SQL statement (it is empty, only comments or only `;`); recording it as applied would make SQL written into it later a checksum mismatch. Write its SQL into it, delete it, or record it anyway with `{command} --allow-empty` (MCP apply_migration: `allow_empty: true`); nothing was applied or recorded")
     }
 }
 
@@ -68,9 +68,14 @@ pub enum Error {
     },
 
     /// A migration with no statement (empty, only comments, only `;`), refused unless
-    /// `--allow-empty` / `allow_empty`.
-    #[error("{path}: {}", empty_message(*template))]
-    EmptyMigration { path: String, template: bool },
+    /// `--allow-empty` / `allow_empty`. `command`: the command to run again (`pgkeel up`, or
+    /// `pgkeel dev reset` when the reset's replay refused it).
+    #[error("{path}: {}", empty_message(*template, command))]
+    EmptyMigration {
+        path: String,
+        template: bool,
+        command: &'static str,
+    },
 
     #[error("{0}")]
     DownFile(String),

@@ -541,6 +541,7 @@ impl Migrator {
                     return Err(Error::EmptyMigration {
                         path: m.path.clone(),
                         template,
+                        command: "pgkeel up",
                     });
                 }
                 report.warnings.push(Warning {

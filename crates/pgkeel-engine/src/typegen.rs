@@ -182,7 +182,24 @@ impl Migrator {
             // A Supabase project's migrations need the bootstrap, as on the dev database.
             config.dev_database = config.supabase.is_some();
             let m = Migrator::new(config);
-            let up = m.up(&UpOptions::default()).await?;
+            // An empty migration adds nothing to the schema: the replay records it (as `up
+            // --allow-empty` did on the real database) rather than refusing to verify. The
+            // untouched `pgkeel new` template is still refused: it is a migration not written
+            // yet, so the types cannot be judged.
+            let up = m
+                .up(&UpOptions {
+                    allow_empty: true,
+                    ..UpOptions::default()
+                })
+                .await
+                .map_err(|e| match e {
+                    Error::EmptyMigration { path, template, .. } => Error::EmptyMigration {
+                        path,
+                        template,
+                        command: "pgkeel types verify",
+                    },
+                    e => e,
+                })?;
             if let Some(f) = up.failure {
                 return Err(Error::MigrationFailed(Box::new(f)));
             }

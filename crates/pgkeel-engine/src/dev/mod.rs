@@ -413,7 +413,16 @@ impl Dev {
                 allow_empty,
                 ..UpOptions::default()
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // The flag to pass is the reset's own.
+                Error::EmptyMigration { path, template, .. } => Error::EmptyMigration {
+                    path,
+                    template,
+                    command: "pgkeel dev reset",
+                },
+                e => e,
+            })?;
         // Supabase projects: supabase/seed.sql after the migrations, as `supabase db reset`.
         let seeded = if up.failure.is_none() {
             migrator.supabase_seed().await?.map(|s| s.path)
