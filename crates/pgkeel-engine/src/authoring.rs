@@ -250,10 +250,10 @@ impl Migrator {
             .statements
             .iter()
             .map(|s| StatementSummary {
-                number: s.index + 1,
-                line: s.line,
+                number: s.index as usize + 1,
+                line: s.line as usize,
                 kind: s.kind.to_string(),
-                non_transactional: s.non_transactional,
+                non_transactional: s.non_transactional(),
             })
             .collect();
         let pending_before = report

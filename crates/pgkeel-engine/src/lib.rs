@@ -25,6 +25,7 @@ pub mod segment;
 pub mod snapshot;
 pub mod source;
 pub mod sql_text;
+pub mod statement_kind;
 pub mod statements;
 pub mod supabase;
 pub mod touch;

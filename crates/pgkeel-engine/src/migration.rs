@@ -94,6 +94,16 @@ impl Migration {
         raw: String,
     ) -> Result<Migration, DirectiveError> {
         let content = checksum::normalize_owned(raw);
+        if content.len() > crate::sql_text::MAX_TEXT {
+            return Err(DirectiveError {
+                line: 1,
+                column: 1,
+                message: format!(
+                    "the file is {} bytes; pgkeel reads migrations of at most 4 GiB (split it into several migrations)",
+                    content.len()
+                ),
+            });
+        }
         let checksum = checksum::sha256_hex(content.as_bytes());
         let mut no_transaction = false;
         let mut down_at: Option<usize> = None;
@@ -237,23 +247,26 @@ impl Migration {
         // A file wrapped in BEGIN; … COMMIT; (common in hand-written Supabase migrations): pgkeel
         // already runs the migration in one transaction, so the wrapper is dropped.
         let wrapped = statements.len() >= 2
-            && statements.first().and_then(|s| s.transaction_control) == Some(TxControl::Begin)
-            && statements.last().and_then(|s| s.transaction_control) == Some(TxControl::Commit);
+            && statements.first().and_then(|s| s.transaction_control()) == Some(TxControl::Begin)
+            && statements.last().and_then(|s| s.transaction_control()) == Some(TxControl::Commit);
         if wrapped && !self.no_transaction {
             statements.pop();
             statements.remove(0);
             for (i, s) in statements.iter_mut().enumerate() {
-                s.index = i;
+                s.index = i as u32;
             }
             notes.push(
                 "the file's own BEGIN/COMMIT wrapper is skipped: pgkeel runs the migration in one transaction with its history row".to_string(),
             );
         }
-        if let Some(s) = statements.iter().find(|s| s.transaction_control.is_some()) {
+        if let Some(s) = statements
+            .iter()
+            .find(|s| s.transaction_control().is_some())
+        {
             return Err(PrepareError {
-                line: s.line,
-                column: s.column,
-                statement: s.index + 1,
+                line: s.line as usize,
+                column: s.column as usize,
+                statement: s.index as usize + 1,
                 message: format!(
                     "transaction control ({}) inside a migration would break the transaction pgkeel runs it in; remove it (pgkeel commits each migration with its history row), or split the migration",
                     s.kind
@@ -263,13 +276,13 @@ impl Migration {
         }
 
         let mut segments: Vec<Segment> = Vec::new();
-        for s in &statements {
-            let alone = self.no_transaction || s.non_transactional.is_some();
+        for (i, s) in statements.iter().enumerate() {
+            let alone = self.no_transaction || s.non_transactional().is_some();
             match segments.last_mut() {
-                Some(seg) if !alone && seg.transactional => seg.statements.end = s.index + 1,
+                Some(seg) if !alone && seg.transactional => seg.statements.end = i + 1,
                 _ => segments.push(Segment {
                     transactional: !alone,
-                    statements: s.index..s.index + 1,
+                    statements: i..i + 1,
                 }),
             }
         }
@@ -355,7 +368,7 @@ impl Prepared {
     pub fn non_transactional(&self) -> impl Iterator<Item = &Statement> {
         self.statements
             .iter()
-            .filter(|s| s.non_transactional.is_some())
+            .filter(|s| s.non_transactional().is_some())
     }
 }
 

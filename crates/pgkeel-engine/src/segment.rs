@@ -52,7 +52,7 @@ pub const PROBE_TABLE: &str = "pg_temp.pgkeel_probe_table";
 /// The check for `s`, when its effect can be checked. `None` for statements whose re-run is
 /// harmless (VACUUM, ALTER SYSTEM, `REINDEX SCHEMA`) or whose effect pgkeel cannot see.
 pub fn effect_check(s: &Statement) -> Option<EffectCheck> {
-    s.non_transactional?;
+    s.non_transactional()?;
     let parse = SourceFile::parse(&s.sql);
     if !parse.errors().is_empty() {
         return None;

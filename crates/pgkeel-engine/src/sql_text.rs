@@ -11,19 +11,27 @@ use std::ops::Range;
 use std::sync::Arc;
 
 /// `src[range]`, dereferencing to `str`. A text made from a `String` (a statement pgkeel
-/// rewrote) is the whole of its own buffer.
+/// rewrote) is the whole of its own buffer. The range is kept as two `u32` (16 bytes in all, a
+/// third of a `String` and its allocation): a migration file is refused above 4 GiB
+/// ([`MAX_TEXT`]).
 #[derive(Clone)]
 pub struct SqlText {
     src: Arc<String>,
-    range: Range<usize>,
+    start: u32,
+    end: u32,
 }
 
+/// The largest text a [`SqlText`] can range over.
+pub const MAX_TEXT: usize = u32::MAX as usize;
+
 impl SqlText {
-    /// `src[range]`; `range` must lie on char boundaries of `src`. The ranges come from the
-    /// parser of that very text, so a bad one is a bug: debug builds (the tests) stop on it, a
-    /// release build gets the empty text rather than a panic in the middle of a run.
+    /// `src[range]`; `range` must lie on char boundaries of `src`, and `src` must be at most
+    /// [`MAX_TEXT`] bytes. The ranges come from the parser of that very text, so a bad one is a
+    /// bug: debug builds (the tests) stop on it, a release build gets the empty text rather
+    /// than a panic in the middle of a run.
     pub fn shared(src: &Arc<String>, range: Range<usize>) -> SqlText {
         let ok = range.start <= range.end
+            && range.end <= MAX_TEXT
             && src.is_char_boundary(range.start)
             && src.is_char_boundary(range.end);
         debug_assert!(
@@ -33,12 +41,13 @@ impl SqlText {
         let range = if ok { range } else { 0..0 };
         SqlText {
             src: Arc::clone(src),
-            range,
+            start: range.start as u32,
+            end: range.end as u32,
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.src[self.range.clone()]
+        &self.src[self.start as usize..self.end as usize]
     }
 }
 
@@ -62,11 +71,21 @@ impl std::borrow::Borrow<str> for SqlText {
 }
 
 impl From<String> for SqlText {
-    fn from(s: String) -> SqlText {
-        let range = 0..s.len();
+    /// The whole of `s` (a text over [`MAX_TEXT`] bytes is cut at the last char boundary
+    /// below it; pgkeel's own rewrites are a few hundred bytes).
+    fn from(mut s: String) -> SqlText {
+        if s.len() > MAX_TEXT {
+            let mut at = MAX_TEXT;
+            while !s.is_char_boundary(at) {
+                at -= 1;
+            }
+            s.truncate(at);
+        }
+        let end = s.len() as u32;
         SqlText {
             src: Arc::new(s),
-            range,
+            start: 0,
+            end,
         }
     }
 }

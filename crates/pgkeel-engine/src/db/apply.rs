@@ -78,7 +78,7 @@ pub struct Executor<'a> {
     lock_timeout: Duration,
 }
 
-use super::{first_error, QueryResult};
+use super::{Queries, QueryResult};
 
 impl<'a> Executor<'a> {
     pub fn new(
@@ -289,38 +289,37 @@ impl<'a> Executor<'a> {
                 // a rolled-back segment changed nothing.
                 let mut attempt = 0;
                 loop {
-                    // The statements are borrowed, not copied: a 50 MB migration stays one copy.
-                    let mut queries: Vec<std::borrow::Cow<'_, str>> = prefix
+                    // The statements are read where they are, not copied or listed: a 50 MB
+                    // migration stays one copy.
+                    let mut head: Vec<std::borrow::Cow<'_, str>> = prefix
                         .take()
                         .unwrap_or_default()
                         .into_iter()
                         .map(std::borrow::Cow::Owned)
                         .collect();
-                    let marker_len = queries.len();
-                    queries.push("BEGIN".into());
+                    let marker_len = head.len();
+                    head.push("BEGIN".into());
                     let backup_at = backup.clone().map(|sql| {
-                        queries.push(sql.into());
-                        queries.len() - 1
+                        head.push(sql.into());
+                        head.len() - 1
                     });
                     let snapshot_at = snapshot.clone().map(|take| {
-                        queries.push(take.sql.into());
-                        queries.len() - 1
+                        head.push(take.sql.into());
+                        head.len() - 1
                     });
+                    let queries = Framed {
+                        head,
+                        body: &p.statements[seg.statements.clone()],
+                        tail: [progress.clone().into(), "COMMIT".into()],
+                    };
                     // Statement k of the segment is at `offset + k + 1` (after BEGIN).
-                    let offset = queries.len() - 1;
-                    queries.extend(
-                        p.statements[seg.statements.clone()]
-                            .iter()
-                            .map(|s| std::borrow::Cow::Borrowed(s.sql.as_str())),
-                    );
-                    let statements = offset + 1..queries.len();
-                    queries.push(progress.clone().into());
-                    queries.push("COMMIT".into());
+                    let offset = queries.head.len() - 1;
+                    let statements = offset + 1..offset + 1 + queries.body.len();
                     // The statements' own results are not needed (errors are always kept).
-                    let (mut results, blocked_by) = self
+                    let (results, blocked_by) = self
                         .watched(
                             Applier::Recorded(job.history_version),
-                            super::pipeline_with(self.client, &queries, |i| {
+                            super::pipeline_with(self.client, &queries, marker_len, |i| {
                                 !statements.contains(&i)
                             }),
                         )
@@ -329,12 +328,10 @@ impl<'a> Executor<'a> {
                     // segment's own transaction), so its failure does not fail the migration (nor
                     // is a marker that fails for a statement the migration deallocated).
                     // The session settings in front of it were taken once by check_settings.
-                    for r in results.drain(..marker_len) {
-                        if let Err(e) = r {
-                            warn_prefix(&m.version.to_string(), &e);
-                        }
+                    for e in results.errors_in(0..marker_len) {
+                        warn_prefix(&m.version.to_string(), e);
                     }
-                    if let Some((i, e)) = first_error(&results).map(|(i, e)| (i + marker_len, e)) {
+                    if let Some((i, e)) = results.first_error_from(marker_len) {
                         let stmt = (i > offset && i <= offset + seg.statements.len())
                             .then(|| seg.statements.start + i - offset - 1);
                         if self
@@ -372,7 +369,7 @@ impl<'a> Executor<'a> {
                             )
                             .await);
                     }
-                    if let Some(Ok(msgs)) = backup_at.and_then(|b| results.get(b - marker_len)) {
+                    if let Some(Ok(msgs)) = backup_at.and_then(|b| results.get(b)) {
                         backups = Catalog::parse_taken(msgs);
                     }
                     backup = None;
@@ -735,7 +732,7 @@ impl<'a> Executor<'a> {
             )
         };
         let concurrent_index = stmt
-            .and_then(|s| s.non_transactional)
+            .and_then(|s| s.non_transactional())
             .is_some_and(|r| r.starts_with("CREATE INDEX") || r.starts_with("REINDEX"));
         if !retryable {
             if concurrent_index && matches!(cause, Cause::Pg(_)) {
@@ -858,20 +855,20 @@ impl<'a> Executor<'a> {
             for seg in &p.segments[job.resume_from.min(p.segments.len())..] {
                 for i in seg.statements.clone() {
                     let s = &p.statements[i];
-                    if seg.transactional || s.non_transactional.is_none() {
+                    if seg.transactional || s.non_transactional().is_none() {
                         // Ordinary statements (also those of a `no-transaction` file) run as is.
                         run.push(i);
                         queries.push(&s.sql);
-                    } else if let Some(r) = &s.rehearsal {
+                    } else if let Some(r) = s.rehearsal() {
                         run.push(i);
                         queries.push(r);
                         rehearsed.push(i + 1);
                     } else {
                         skipped.push(SkippedStatement {
                             statement: i + 1,
-                            line: s.line,
+                            line: s.line as usize,
                             kind: s.kind.to_string(),
-                            reason: s.non_transactional.unwrap_or("-- pgkeel:no-transaction"),
+                            reason: s.non_transactional().unwrap_or("-- pgkeel:no-transaction"),
                         });
                     }
                 }
@@ -879,7 +876,7 @@ impl<'a> Executor<'a> {
             // Sized inside the dry run's transaction: tables made by earlier migrations count.
             let backups = self.estimate_backups(job).await?;
             // Only errors matter here: the statements' results are dropped as they arrive.
-            let run_all = super::pipeline_with(self.client, &queries, |_| false);
+            let run_all = super::pipeline_with(self.client, &queries, 0, |_| false);
             let (results, blocked_by) = match pid {
                 Some(pid) => self.watched(Applier::Pid(pid), run_all).await,
                 None => (run_all.await, Vec::new()),
@@ -893,7 +890,7 @@ impl<'a> Executor<'a> {
                 notes: p.notes.clone(),
                 backups,
             };
-            if let Some((i, e)) = first_error(&results) {
+            if let Some((i, e)) = results.first_error() {
                 item.statements_run = i;
                 let mut failure = failure_from(
                     job.migration,
@@ -914,6 +911,31 @@ impl<'a> Executor<'a> {
             .await
             .map_err(|e| Error::db("rolling back the dry run", e))?;
         Ok(report)
+    }
+}
+
+/// A segment's pipeline: pgkeel's queries around the migration's statements, which are read
+/// from the migration's text where they are (a list of references to them cost 24 bytes a
+/// statement: 10 MB for a 441,000-statement file).
+struct Framed<'a> {
+    head: Vec<std::borrow::Cow<'a, str>>,
+    body: &'a [crate::statements::Statement],
+    tail: [std::borrow::Cow<'a, str>; 2],
+}
+
+impl Queries for Framed<'_> {
+    fn count(&self) -> usize {
+        self.head.len() + self.body.len() + self.tail.len()
+    }
+    fn query(&self, i: usize) -> &str {
+        let (h, b) = (self.head.len(), self.body.len());
+        if i < h {
+            &self.head[i]
+        } else if i < h + b {
+            &self.body[i - h].sql
+        } else {
+            &self.tail[(i - h - b).min(self.tail.len() - 1)]
+        }
     }
 }
 
@@ -1027,7 +1049,7 @@ fn failure_at(
     let db = e.and_then(|e| e.as_db_error());
     let (line, column) = match statement.map(|i| &p.statements[i]) {
         Some(s) => {
-            let mut offset = s.offset;
+            let mut offset = s.offset as usize;
             if let Some(ErrorPosition::Original(pos)) = db.and_then(|d| d.position()) {
                 let chars = (*pos as usize).saturating_sub(1);
                 offset += s

@@ -535,10 +535,38 @@ pub fn ident(name: &str) -> String {
 /// The result of one simple query in a pipeline.
 pub(crate) type QueryResult = std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>;
 
+/// A list of queries for [`pipeline_with`], read by index, so that a migration's statements
+/// are sent from where they are (its file's text) without a vector of references to them.
+pub(crate) trait Queries {
+    fn count(&self) -> usize;
+    fn query(&self, i: usize) -> &str;
+}
+
+impl<Q: AsRef<str>> Queries for [Q] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn query(&self, i: usize) -> &str {
+        self[i].as_ref()
+    }
+}
+
+impl<Q: AsRef<str>> Queries for Vec<Q> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn query(&self, i: usize) -> &str {
+        self[i].as_ref()
+    }
+}
+
 /// Send `queries` as simple queries in one pipeline (written to the socket in order, answered
 /// in order) and collect every result.
 pub(crate) async fn pipeline<Q: AsRef<str>>(client: &Client, queries: &[Q]) -> Vec<QueryResult> {
-    pipeline_with(client, queries, |_| true).await
+    let mut kept = pipeline_with(client, queries, usize::MAX, |_| true).await;
+    (0..queries.len())
+        .map(|i| kept.take(i).unwrap_or_else(|| Ok(Vec::new())))
+        .collect()
 }
 
 /// How many queries of a pipeline are in flight at once: enough to keep the connection busy
@@ -546,26 +574,112 @@ pub(crate) async fn pipeline<Q: AsRef<str>>(client: &Client, queries: &[Q]) -> V
 /// does not hold 441,000 request futures and buffers at once.
 const PIPELINE_WINDOW: usize = 512;
 
+/// What [`pipeline_with`] kept of its queries' results, by query index: the successful
+/// results asked for, every error of the queries before `tx_from`, and from there the errors up
+/// to the first real one (the queries of a failed transaction only echo it with 25P02,
+/// in_failed_sql_transaction: the first echo is kept, the rest dropped). So a pipeline of
+/// 441,000 statements keeps a handful of results, not one per statement.
+#[derive(Debug, Default)]
+pub(crate) struct Pipelined {
+    kept: Vec<(usize, QueryResult)>,
+    tx_from: usize,
+    echo_kept: bool,
+    real_kept: bool,
+}
+
+impl Pipelined {
+    fn keep(&mut self, index: usize, r: QueryResult, keep_ok: bool) {
+        let wanted = match &r {
+            Ok(_) => keep_ok,
+            Err(_) if index < self.tx_from => true,
+            Err(e) if is_echo(e) => !self.real_kept && !self.echo_kept,
+            Err(_) => !self.real_kept,
+        };
+        if let (Err(e), true) = (&r, index >= self.tx_from) {
+            if is_echo(e) {
+                self.echo_kept = true;
+            } else {
+                self.real_kept = true;
+            }
+        }
+        if wanted {
+            self.kept.push((index, r));
+        }
+    }
+
+    /// The result of query `i` when it was kept (`None`: a success not asked for, or an echo
+    /// of an earlier error).
+    pub(crate) fn get(&self, i: usize) -> Option<&QueryResult> {
+        self.kept.iter().find(|(k, _)| *k == i).map(|(_, r)| r)
+    }
+
+    /// [`Pipelined::get`], moving the result out.
+    pub(crate) fn take(&mut self, i: usize) -> Option<QueryResult> {
+        let at = self.kept.iter().position(|(k, _)| *k == i)?;
+        Some(self.kept.remove(at).1)
+    }
+
+    /// The kept errors of queries `range`, in order.
+    pub(crate) fn errors_in(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = &tokio_postgres::Error> {
+        self.kept
+            .iter()
+            .filter(move |(i, _)| range.contains(i))
+            .filter_map(|(_, r)| r.as_ref().err())
+    }
+
+    /// The first real error at or after query `from`: later queries only echo it with 25P02
+    /// (in_failed_sql_transaction), which is returned only when there is nothing else.
+    pub(crate) fn first_error_from(&self, from: usize) -> Option<(usize, &tokio_postgres::Error)> {
+        let mut fallback = None;
+        for (i, r) in self.kept.iter().filter(|(i, _)| *i >= from) {
+            if let Err(e) = r {
+                if !is_echo(e) {
+                    return Some((*i, e));
+                }
+                fallback.get_or_insert((*i, e));
+            }
+        }
+        fallback
+    }
+
+    /// [`Pipelined::first_error_from`] the first query.
+    pub(crate) fn first_error(&self) -> Option<(usize, &tokio_postgres::Error)> {
+        self.first_error_from(0)
+    }
+}
+
+fn is_echo(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION)
+}
+
 /// [`pipeline`] with at most [`PIPELINE_WINDOW`] queries in flight. A successful result is
-/// kept only when `keep_ok(index)` (others become an empty `Ok`), so the results of a long run
-/// of statements cost no memory; errors are always kept.
+/// kept only when `keep_ok(index)`, and errors as [`Pipelined`] says (`tx_from`: the index of
+/// the first query of the transaction whose echoes are dropped; `usize::MAX` keeps every
+/// error), so the results of a long run of statements cost no memory; neither do the queries,
+/// read by index from `queries`.
 ///
 /// Hand-written because the order of first polls is what puts the requests on the socket in
 /// order: `futures::stream::Buffered` does not promise that order. A future is first polled
 /// only after every earlier one still in flight was polled.
-pub(crate) async fn pipeline_with<Q: AsRef<str>>(
+pub(crate) async fn pipeline_with<Q: Queries + ?Sized>(
     client: &Client,
-    queries: &[Q],
+    queries: &Q,
+    tx_from: usize,
     keep_ok: impl Fn(usize) -> bool,
-) -> Vec<QueryResult> {
-    // Written in place (an `Option` per query collected into a second vector at the end cost
-    // two vectors of a result per statement: 28 MB for a 441,000-statement migration).
-    let mut outputs: Vec<QueryResult> = (0..queries.len()).map(|_| Ok(Vec::new())).collect();
+) -> Pipelined {
+    let mut out = Pipelined {
+        tx_from,
+        ..Pipelined::default()
+    };
+    let total = queries.count();
     let mut next = 0;
     let mut inflight = std::collections::VecDeque::new();
     std::future::poll_fn(|cx| loop {
-        while inflight.len() < PIPELINE_WINDOW && next < queries.len() {
-            inflight.push_back((next, Box::pin(client.simple_query(queries[next].as_ref()))));
+        while inflight.len() < PIPELINE_WINDOW && next < total {
+            inflight.push_back((next, Box::pin(client.simple_query(queries.query(next)))));
             next += 1;
         }
         let mut done_any = false;
@@ -575,16 +689,14 @@ pub(crate) async fn pipeline_with<Q: AsRef<str>>(
             match f.as_mut().poll(cx) {
                 Poll::Ready(v) => {
                     let index = *index;
-                    if v.is_err() || keep_ok(index) {
-                        outputs[index] = v;
-                    }
+                    out.keep(index, v, keep_ok(index));
                     inflight.remove(i);
                     done_any = true;
                 }
                 Poll::Pending => i += 1,
             }
         }
-        if inflight.is_empty() && next >= queries.len() {
+        if inflight.is_empty() && next >= total {
             return Poll::Ready(());
         }
         if !done_any {
@@ -592,22 +704,7 @@ pub(crate) async fn pipeline_with<Q: AsRef<str>>(
         }
     })
     .await;
-    outputs
-}
-
-/// The first real error of a pipeline: later queries only echo it with 25P02
-/// (in_failed_sql_transaction).
-pub(crate) fn first_error(results: &[QueryResult]) -> Option<(usize, &tokio_postgres::Error)> {
-    let mut fallback = None;
-    for (i, r) in results.iter().enumerate() {
-        if let Err(e) = r {
-            if e.code() != Some(&SqlState::IN_FAILED_SQL_TRANSACTION) {
-                return Some((i, e));
-            }
-            fallback.get_or_insert((i, e));
-        }
-    }
-    fallback
+    out
 }
 
 #[cfg(test)]

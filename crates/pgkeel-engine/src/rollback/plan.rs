@@ -218,13 +218,13 @@ pub fn down_plan(m: &Migration) -> Result<Option<DownPlan>, String> {
         return Ok(None);
     }
     for s in &split.statements {
-        if let Some(why) = s.non_transactional {
+        if let Some(why) = s.non_transactional() {
             return Err(format!(
                 "{path}:{}:{}: the down SQL has `{}`, which cannot run inside a transaction ({why}); a rollback runs in one transaction, so write the down SQL without it",
                 s.line, s.column, s.kind
             ));
         }
-        if s.transaction_control.is_some() {
+        if s.transaction_control().is_some() {
             return Err(format!(
                 "{path}:{}:{}: the down SQL has transaction control ({}); remove it: the rollback runs every down in one transaction",
                 s.line, s.column, s.kind

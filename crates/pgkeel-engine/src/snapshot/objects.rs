@@ -146,7 +146,7 @@ pub fn analyse(statements: &[Statement], tree: Option<&Tree>) -> Analysis {
             a.refusals
                 .push(format!("line {}: `{}` — {why}", s.line, s.kind))
         };
-        if let Some(why) = s.non_transactional {
+        if let Some(why) = s.non_transactional() {
             refuse(
                 &mut a,
                 &format!("cannot run in a transaction ({why}), so no snapshot covers it (a non-transactional segment)"),
@@ -299,7 +299,7 @@ fn statement(a: &mut Analysis, s: &Statement, stmt: &ast::Stmt) {
                 (t.action(), key.clone())
             {
                 a.conditions.push(Condition {
-                    line: s.line,
+                    line: s.line as usize,
                     what: format!("ALTER TYPE {name} ADD VALUE: PostgreSQL cannot remove a value from an enum"),
                     key: Key::new("type", schema, name),
                     needs: Needs::CreatedHere,
@@ -480,7 +480,7 @@ fn dml(a: &mut Analysis, s: &Statement, t: touch::Touch) {
     let what = format!("{} {}", t.effect.label(), t.qualified());
     a.key("rel", Some((key.schema.clone(), key.name.clone())));
     a.conditions.push(Condition {
-        line: s.line,
+        line: s.line as usize,
         what,
         key,
         needs,

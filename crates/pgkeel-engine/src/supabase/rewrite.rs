@@ -139,8 +139,7 @@ pub fn rewrite(p: &mut Prepared) -> Vec<String> {
         if !super::catalog::find(&c.name).is_some_and(|e| e.routed()) {
             continue;
         }
-        s.sql = c.call_sql().into();
-        s.touched = Some(crate::touch::touched(&s.sql));
+        s.rewrite(c.call_sql());
         names.push(c.name);
     }
     names
