@@ -999,8 +999,11 @@ async fn lock_wait_timeout_names_the_holder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_migration_leaves_it_interrupted_and_up_completes_it() {
     let ctx = Ctx::new().await;
+    // The long migration is the second of the run: its `running` marker is committed by the
+    // first one's last transaction, before any of its statements reach the server.
+    ctx.write("migrations/001_first.sql", "create table j(x int);\n");
     ctx.write(
-        "migrations/001_long.sql",
+        "migrations/002_long.sql",
         "create table k(x int);\nselect pg_sleep(30);\n",
     );
     let c = ctx.client().await;
@@ -1043,7 +1046,8 @@ async fn sigkill_during_migration_leaves_it_interrupted_and_up_completes_it() {
     // The lock's session ends with the process, but the server still runs the dead applier's
     // statement: status says so (naming the backend), and `up` refuses rather than collide.
     let st = ctx.run(&["status", "--json"]).expect(0).json();
-    assert_eq!(entry(&st, "001")["state"], "running", "{st}");
+    assert_eq!(entry(&st, "001")["state"], "applied", "{st}");
+    assert_eq!(entry(&st, "002")["state"], "running", "{st}");
     assert!(st["applier"].is_null(), "{st}");
     let fix = st["blockers"][0]["fix"]
         .as_str()
@@ -1078,7 +1082,7 @@ async fn sigkill_during_migration_leaves_it_interrupted_and_up_completes_it() {
     let start = Instant::now();
     loop {
         let st = ctx.run(&["status", "--json"]).expect(0).json();
-        if entry(&st, "001")["state"] == "interrupted" {
+        if entry(&st, "002")["state"] == "interrupted" {
             last = st;
             break;
         }
@@ -1099,15 +1103,18 @@ async fn sigkill_during_migration_leaves_it_interrupted_and_up_completes_it() {
 
     // Nothing of it completed, so the edited file simply runs from the start.
     ctx.write(
-        "migrations/001_long.sql",
+        "migrations/002_long.sql",
         "create table k(x int);\nselect 1;\n",
     );
     let st = ctx.run(&["status", "--json"]).expect(0).json();
-    assert_eq!(entry(&st, "001")["state"], "interrupted");
+    assert_eq!(entry(&st, "002")["state"], "interrupted");
     ctx.run(&["up"]).expect(0);
     assert!(table_exists(&c, "k").await);
     ctx.run(&["status", "--check"]).expect(0);
-    assert_eq!(history(&c).await, pairs(&[("001", "applied")]));
+    assert_eq!(
+        history(&c).await,
+        pairs(&[("001", "applied"), ("002", "applied")])
+    );
 }
 
 /// A `no-transaction` migration killed after its first segment: the resume point survives, the

@@ -653,7 +653,10 @@ impl Migrator {
                 resume_from: job.resume_from,
                 segments: job.prepared.segments.len(),
             });
-            match executor.apply(job, self.events.as_ref()).await {
+            match executor
+                .apply(job, jobs.get(index + 1), self.events.as_ref())
+                .await
+            {
                 Ok(applied) => {
                     tracing::info!(
                         target: "pgkeel_report",

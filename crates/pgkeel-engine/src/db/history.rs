@@ -293,6 +293,13 @@ impl HistoryTables {
         )]
     }
 
+    /// The `running` marker of the *next* migration, sent inside the transaction that finishes
+    /// the current one (see [`crate::db::apply::Executor::apply`]): the same `pgkeel_mark`,
+    /// committed with that transaction instead of by a commit of its own.
+    pub fn marker_in_tx(&self, r: &RunningRow<'_>) -> String {
+        format!("EXECUTE pgkeel_mark({})", Literals::of(r).args())
+    }
+
     /// Record that `done` segments are complete. An upsert, so the row is right even if the
     /// `running` marker was never written: it commits with the segment it describes.
     pub fn segment_done_sql(&self, r: &RunningRow<'_>, done: usize) -> String {
