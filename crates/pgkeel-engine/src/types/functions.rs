@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::db::introspect::{ArgMode, Argument, Function, FunctionKind, SchemaModel, TypeKind};
 
 use super::mapping::{with_dims, PgType, Scope};
-use super::relations::row;
+use super::rows::row;
 use super::ts::{locale_cmp, quoted, Member, Ty};
 
 /// The functions of `schema` a client can call through PostgREST's `rpc`, grouped by name

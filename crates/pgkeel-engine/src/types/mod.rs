@@ -19,6 +19,7 @@ mod functions;
 mod helpers;
 mod mapping;
 mod relations;
+mod rows;
 mod ts;
 
 use crate::db::introspect::SchemaModel;
@@ -138,7 +139,7 @@ fn schema(scope: &Scope<'_>, s: &str) -> Ty {
         let attrs = c
             .attributes
             .iter()
-            .map(|a| Member::named(&a.name, false, relations::column_type(scope, a).nullable()))
+            .map(|a| Member::named(&a.name, false, rows::column_type(scope, a).nullable()))
             .collect();
         Member::named(&c.name, false, Ty::obj(attrs, true))
     })
