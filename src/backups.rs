@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::{presets, ContentArrangement, Table};
 use pgkeel_engine::backup::settings::human_bytes;
 use pgkeel_engine::backup::{BackupsList, PruneReport};
-use pgkeel_engine::db::backup::{BackupRow, BackupTaken, PruneWhich, SizeEstimate};
+use pgkeel_engine::db::backup::{BackupRow, PruneWhich};
 use pgkeel_engine::Migrator;
 use serde_json::json;
 
@@ -143,29 +143,6 @@ fn prune_text(r: &PruneReport, which: &PruneWhich) -> String {
         ));
     }
     text
-}
-
-/// The line `up` prints for a backup it took.
-pub fn taken_line(version: &str, b: &BackupTaken) -> String {
-    format!(
-        "backup {}: {} ({} rows, {}) before {version}, kept until {} (pgkeel backups list)",
-        b.id,
-        b.table,
-        b.rows,
-        human_bytes(b.bytes.max(0) as u64),
-        b.expires_at.format("%Y-%m-%d %H:%M UTC")
-    )
-}
-
-/// The line a dry run prints for a backup `up` would take.
-pub fn planned_line(b: &SizeEstimate) -> String {
-    format!(
-        "    would back up {} (about {} rows, {}) for {}",
-        b.table,
-        b.rows_estimate,
-        human_bytes(b.bytes),
-        b.reason
-    )
 }
 
 #[cfg(test)]

@@ -19,15 +19,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::exit::Exit;
-
-/// `println!` that does not panic when stdout is a closed pipe (`pgkeel status | head -2`).
-macro_rules! outln {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($t)*);
-    }};
-}
-pub(crate) use outln;
+use crate::stdout::outln;
 
 /// How many applied migrations `status` lists without `--all`.
 const RECENT_APPLIED: usize = 3;
@@ -278,7 +270,7 @@ impl Out {
             eprintln!("note: {n}");
         }
         for f in r.lint.iter().filter(|f| f.severity != Severity::Info) {
-            eprint!("{}", crate::lint::finding_lines(f));
+            eprint!("{}", crate::render::lint::finding_lines(f));
         }
         let info = r
             .lint
@@ -288,7 +280,7 @@ impl Out {
         if info > 0 {
             eprintln!("lint: {info} info finding(s) not hazards here (created earlier in this run, absent, or small tables); `pgkeel lint` lists them");
         }
-        crate::lint::print_lines_to_add(r);
+        crate::render::lint::print_lines_to_add(r);
         if let Some(d) = &r.dry_run_result {
             for item in &d.items {
                 outln!(
@@ -314,7 +306,7 @@ impl Out {
                     );
                 }
                 for b in &item.backups {
-                    outln!("{}", crate::backups::planned_line(b));
+                    outln!("{}", crate::render::backups::planned_line(b));
                 }
             }
             match &r.failure {
@@ -332,7 +324,7 @@ impl Out {
                 eprintln!("note: {}: {n}", a.path);
             }
             for b in &a.backups {
-                outln!("{}", crate::backups::taken_line(&a.version, b));
+                outln!("{}", crate::render::backups::taken_line(&a.version, b));
             }
         }
         match &r.failure {
@@ -360,7 +352,7 @@ impl Out {
         if let Some(t) = &r.types_written {
             outln!("types written to {t}");
         }
-        crate::validate::print_up(r);
+        crate::render::validate::print_up(r);
         code.into()
     }
 

@@ -10,7 +10,8 @@ use pgkeel_engine::Migrator;
 use serde_json::json;
 
 use crate::exit::Exit;
-use crate::output::{outln, Out};
+use crate::output::Out;
+use crate::stdout::outln;
 
 /// What the command line asked for.
 pub struct Args {
