@@ -146,7 +146,8 @@ async fn a_server_that_stops_answering_while_rows_are_counted_ends_up_before_any
 }
 
 #[tokio::test]
-async fn a_server_that_stops_answering_ends_rollback_plan_and_backups_list_within_the_deadline() {
+async fn a_server_that_stops_answering_ends_rollback_plan_repair_and_backups_list_within_the_deadline(
+) {
     let ctx = Ctx::new().await;
     ctx.write("migrations/001_a.sql", "create table a(id int);\n");
     ctx.run(&["up"]).expect(0);
@@ -158,6 +159,15 @@ async fn a_server_that_stops_answering_ends_rollback_plan_and_backups_list_withi
         "reading the migrations' snapshots",
         limit,
     );
+    // `repair` under the lock: its history read is bounded too, and the lock is released.
+    through_a_freeze(
+        &ctx,
+        &["repair", "--forget", "001"],
+        b"segments_done, started_at, finished_at, duration_ms",
+        "reading the history",
+        limit,
+    );
+    ctx.run(&["status", "--check"]).expect(0);
     through_a_freeze(
         &ctx,
         &["backups", "list"],

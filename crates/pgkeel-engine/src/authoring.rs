@@ -326,7 +326,14 @@ impl Migrator {
         // The file this call wrote and its version, for the answer after a lost connection.
         let mut written_file: Option<(std::path::PathBuf, String)> = None;
         let result = async {
-            if let Some(format) = history.ensure(&conn.client).await? {
+            let ensured = self
+                .within(
+                    "creating or upgrading the history schema",
+                    self.config.lock_timeout,
+                    history.ensure(&conn.client),
+                )
+                .await?;
+            if let Some(format) = ensured {
                 self.events.event(Event::HistoryUpgraded { format });
             }
             // Files may have changed while we waited for the lock: check again.
@@ -375,7 +382,13 @@ impl Migrator {
                     return Err(Error::MigrationFailed(Box::new(failure)));
                 }
                 let ours = failure.version == m.version.as_str();
-                let rows = history.load(&conn.client).await?;
+                let rows = self
+                    .within(
+                        "reading the history",
+                        std::time::Duration::ZERO,
+                        history.load(&conn.client),
+                    )
+                    .await?;
                 let partial = rows
                     .iter()
                     .find(|r| Version::parse(&r.version).as_ref() == Some(&m.version))

@@ -707,14 +707,21 @@ impl Migrator {
         let mut conn = self.connect("repair").await?;
         let lock = self.take_lock().await?;
         let history = self.history();
+        let z = std::time::Duration::ZERO;
         let result = async {
-            if history.format(&conn.client).await?.is_none() {
+            if self
+                .within("reading the history format", z, history.format(&conn.client))
+                .await?
+                .is_none()
+            {
                 return Err(Error::Refused(format!(
                     "no migration history in schema {} yet: nothing to repair",
                     self.config.history_schema
                 )));
             }
-            let rows = history.load(&conn.client).await?;
+            let rows = self
+                .within("reading the history", z, history.load(&conn.client))
+                .await?;
             let (text, name) = match action {
                 RepairAction::AcceptChecksum(v) => (v, "accept_checksum"),
                 RepairAction::Forget(v) => (v, "forget"),
@@ -907,10 +914,23 @@ impl Migrator {
         let lock = self.take_lock().await?;
         let history = self.history();
         let result = async {
-            if let Some(format) = history.ensure(&conn.client).await? {
+            let ensured = self
+                .within(
+                    "creating or upgrading the history schema",
+                    self.config.lock_timeout,
+                    history.ensure(&conn.client),
+                )
+                .await?;
+            if let Some(format) = ensured {
                 self.events.event(Event::HistoryUpgraded { format });
             }
-            let rows = history.load(&conn.client).await?;
+            let rows = self
+                .within(
+                    "reading the history",
+                    std::time::Duration::ZERO,
+                    history.load(&conn.client),
+                )
+                .await?;
             let mut insert = Vec::new();
             let mut already = 0;
             for m in candidates {

@@ -102,8 +102,22 @@ impl Migrator {
         } else {
             let lock = self.take_lock().await?;
             let result = async {
-                if catalog.exists(&conn.client).await? {
-                    self.history().ensure(&conn.client).await?;
+                let z = std::time::Duration::ZERO;
+                let history = self.history();
+                if self
+                    .within(
+                        "looking for the backup catalog",
+                        z,
+                        catalog.exists(&conn.client),
+                    )
+                    .await?
+                {
+                    self.within(
+                        "creating or upgrading the history schema",
+                        self.config.lock_timeout,
+                        history.ensure(&conn.client),
+                    )
+                    .await?;
                 }
                 catalog
                     .prune(&mut conn.client, which, &self.config.history_schema)
