@@ -508,7 +508,21 @@ async fn a_dropped_table_is_created_again_with_its_rows_indexes_grants_and_comme
     );
     let g = round_trip_on(&base, "DROP TABLE app.audit;\n").await;
     assert!(g.contains("CREATE TABLE \"app\".\"audit\""), "{g}");
-    // A table whose serial sequence went with it is refused at plan time.
+    // A table whose serial sequence went with it: the sequence comes back first, with its
+    // value, and is owned by the column again (the round trip compares both).
+    let g = round_trip_on(BASE, "DROP VIEW app.open_deals;\nDROP TABLE app.deals;\n").await;
+    assert!(
+        g.contains("CREATE SEQUENCE \"app\".\"deals_id_seq\""),
+        "{g}"
+    );
+    assert!(
+        g.contains("ALTER SEQUENCE \"app\".\"deals_id_seq\" OWNED BY \"app\".\"deals\".\"id\""),
+        "{g}"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_serial_table_gets_its_sequence_back_where_it_was() {
     let db = TestDb::new().await;
     let p = Project::new();
     p.write("migrations/001_base.sql", BASE);
@@ -518,12 +532,39 @@ async fn a_dropped_table_is_created_again_with_its_rows_indexes_grants_and_comme
     );
     let m = migrator(&p, &db);
     up(&m).await;
-    let e = m.rollback_plan(&Selector::Last(1)).await.unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("was dropped with the sequence behind"),
-        "{e}"
-    );
+    let plan = m.rollback_plan(&Selector::Last(1)).await.expect("plan");
+    m.rollback(&RollbackOptions {
+        selector: Selector::Last(1),
+        confirm_token: plan.token.clone(),
+        force_expired: false,
+    })
+    .await
+    .expect("rollback");
+    let c = db.client().await;
+    let last: i64 = c
+        .query_one("SELECT last_value FROM app.deals_id_seq", &[])
+        .await
+        .expect("the sequence is back")
+        .get(0);
+    assert_eq!(last, 3, "its value as the migration found it");
+    let next: i32 = c
+        .query_one(
+            "INSERT INTO app.deals (contact_id, amount) VALUES (1, 1) RETURNING id",
+            &[],
+        )
+        .await
+        .expect("the default works again")
+        .get(0);
+    assert_eq!(next, 4);
+    let owner: String = c
+        .query_one(
+            "SELECT d.refobjid::regclass::text FROM pg_depend d WHERE d.objid = 'app.deals_id_seq'::regclass AND d.deptype = 'a'",
+            &[],
+        )
+        .await
+        .expect("owned")
+        .get(0);
+    assert_eq!(owner, "app.deals");
 }
 
 #[tokio::test]

@@ -75,6 +75,12 @@ rel AS (
   SELECT w.ev_class FROM named JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = named.oid
   JOIN pg_rewrite w ON d.classid = 'pg_rewrite'::regclass AND w.oid = d.objid
   WHERE w.ev_class <> named.oid
+  UNION
+  -- The sequences a named table's serial columns own (deptype 'a'; an identity's is internal):
+  -- a DROP TABLE drops them with it, and a rollback re-creates them with their value.
+  SELECT d.objid FROM named JOIN pg_depend d ON d.classid = 'pg_class'::regclass
+    AND d.refclassid = 'pg_class'::regclass AND d.refobjid = named.oid AND d.deptype = 'a'
+  JOIN pg_class sq ON sq.oid = d.objid AND sq.relkind = 'S'
 ),
 rels AS (
   SELECT jsonb_strip_nulls(jsonb_build_object(
@@ -111,7 +117,12 @@ rels AS (
         'min', s.seqmin::text, 'max', s.seqmax::text, 'cache', s.seqcache::text, 'cycle', s.seqcycle) FROM pg_sequence s WHERE s.seqrelid = c.oid),
     'seq_value', CASE WHEN c.relkind = 'S' THEN CASE WHEN has_sequence_privilege(c.oid, 'SELECT, USAGE')
         THEN coalesce(pg_sequence_last_value(c.oid)::text, 'uncalled') ELSE 'unreadable' END END,
-    'unpopulated', CASE WHEN c.relkind = 'm' AND NOT c.relispopulated THEN true END
+    'unpopulated', CASE WHEN c.relkind = 'm' AND NOT c.relispopulated THEN true END,
+    'owned_by', CASE WHEN c.relkind = 'S' THEN (SELECT jsonb_build_object('schema', tn.nspname, 'table', tc.relname, 'column', ta.attname)
+        FROM pg_depend od JOIN pg_class tc ON tc.oid = od.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+        JOIN pg_attribute ta ON ta.attrelid = od.refobjid AND ta.attnum = od.refobjsubid
+        WHERE od.classid = 'pg_class'::regclass AND od.objid = c.oid AND od.refclassid = 'pg_class'::regclass
+          AND od.deptype = 'a' LIMIT 1) END
   )) AS j
   FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 ),

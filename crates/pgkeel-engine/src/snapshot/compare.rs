@@ -158,6 +158,7 @@ fn relation(out: &mut Out, object: &str, b: &Relation, a: &Relation) {
     out.eq(object, "view definition", &b.view, &a.view);
     out.eq(object, "sequence", &b.sequence, &a.sequence);
     out.eq(object, "unpopulated", &b.unpopulated, &a.unpopulated);
+    out.eq(object, "owned_by", &b.owned_by, &a.owned_by);
     let names = |cols: &[Column]| cols.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
     let (bn, an) = (names(&b.columns), names(&a.columns));
     if bn != an {

@@ -80,7 +80,7 @@ pub fn generate(
                 matched_now.push(n.oid);
                 relation(&mut p, b, n, backed_up);
             }
-            None => recreate(&mut p, b, backed_up),
+            None => recreate(&mut p, b, &before.relations, backed_up),
         }
     }
     let mut drop_tables = Vec::new();
@@ -401,6 +401,7 @@ fn dependents(p: &mut Parts, b: &Relation, n: Option<&Relation>) {
         sequence: None,
         seq_value: None,
         unpopulated: false,
+        owned_by: None,
     };
     let n = n.unwrap_or(&empty);
     // Drops (before the restore): what the migration added or changed.
@@ -762,7 +763,12 @@ fn columns(p: &mut Parts, b: &Relation, n: &Relation, backed_up: &dyn Fn(&str, &
 }
 
 /// A relation the migration dropped: created again from the snapshot.
-fn recreate(p: &mut Parts, b: &Relation, backed_up: &dyn Fn(&str, &str) -> bool) {
+fn recreate(
+    p: &mut Parts,
+    b: &Relation,
+    before: &[Relation],
+    backed_up: &dyn Fn(&str, &str) -> bool,
+) {
     let q = b.qualified();
     match b.kind.as_str() {
         "r" => {
@@ -772,11 +778,20 @@ fn recreate(p: &mut Parts, b: &Relation, backed_up: &dyn Fn(&str, &str) -> bool)
                 ));
                 return;
             }
-            if let Some(c) = b
-                .columns
-                .iter()
-                .find(|c| c.default.as_deref().is_some_and(|d| d.contains("nextval(")))
-            {
+            // A serial column's sequence is owned by it, so it went with the table: the
+            // snapshot holds it (definition and value) and it is re-created first, then owned
+            // by the column again. A sequence the snapshot does not hold cannot be.
+            let owned = |c: &super::Column| {
+                before.iter().find(|s| {
+                    s.kind == "S"
+                        && s.owned_by.as_ref().is_some_and(|o| {
+                            o.schema == b.schema && o.table == b.name && o.column == c.name
+                        })
+                })
+            };
+            if let Some(c) = b.columns.iter().find(|c| {
+                c.default.as_deref().is_some_and(|d| d.contains("nextval(")) && owned(c).is_none()
+            }) {
                 p.problems.push(format!(
                     "table {q} was dropped with the sequence behind {}.{} ({}), whose value the snapshot does not hold; write down SQL",
                     q,
@@ -788,6 +803,15 @@ fn recreate(p: &mut Parts, b: &Relation, backed_up: &dyn Fn(&str, &str) -> bool)
             let cols: Vec<String> = b.columns.iter().map(|c| column_def(c, true)).collect();
             p.create_tables
                 .push(format!("CREATE TABLE {q} ({})", cols.join(", ")));
+            for c in &b.columns {
+                if let Some(seq) = owned(c) {
+                    p.after.push(format!(
+                        "ALTER SEQUENCE {} OWNED BY {q}.{}",
+                        seq.qualified(),
+                        ident(&c.name)
+                    ));
+                }
+            }
             dependents(p, b, None);
             relation_meta_new(p, b);
         }
@@ -1089,6 +1113,7 @@ mod tests {
             sequence: None,
             seq_value: None,
             unpopulated: false,
+            owned_by: None,
         }
     }
 

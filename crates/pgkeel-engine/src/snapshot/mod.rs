@@ -96,6 +96,18 @@ pub struct Relation {
     /// A materialized view that was created or refreshed `WITH NO DATA`.
     #[serde(default)]
     pub unpopulated: bool,
+    /// A sequence owned by a table's column (`serial`, `OWNED BY`): dropped with the table, and
+    /// owned by it again when a rollback re-creates both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<OwnedBy>,
+}
+
+/// The column a sequence belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedBy {
+    pub schema: String,
+    pub table: String,
+    pub column: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
