@@ -87,6 +87,18 @@ async fn rows(db: &TestDb) -> Vec<(String, i64, String)> {
     out
 }
 
+/// Plan the rollback of the last migration and run it with the plan's token.
+async fn roll_back_last(m: &pgkeel_engine::Migrator) {
+    let plan = m.rollback_plan(&Selector::Last(1)).await.expect("plan");
+    m.rollback(&RollbackOptions {
+        selector: Selector::Last(1),
+        confirm_token: plan.token.clone(),
+        force_expired: false,
+    })
+    .await
+    .expect("rollback");
+}
+
 async fn state(db: &TestDb) -> (String, Vec<(String, i64, String)>) {
     (schema_dump(db), rows(db).await)
 }
@@ -532,14 +544,7 @@ async fn a_dropped_serial_table_gets_its_sequence_back_where_it_was() {
     );
     let m = migrator(&p, &db);
     up(&m).await;
-    let plan = m.rollback_plan(&Selector::Last(1)).await.expect("plan");
-    m.rollback(&RollbackOptions {
-        selector: Selector::Last(1),
-        confirm_token: plan.token.clone(),
-        force_expired: false,
-    })
-    .await
-    .expect("rollback");
+    roll_back_last(&m).await;
     let c = db.client().await;
     let last: i64 = c
         .query_one("SELECT last_value FROM app.deals_id_seq", &[])
@@ -633,14 +638,7 @@ async fn a_recreated_materialized_view_has_its_rows_and_a_sequence_its_value() {
     );
     let m = migrator(&p, &db);
     up(&m).await;
-    let plan = m.rollback_plan(&Selector::Last(1)).await.expect("plan");
-    m.rollback(&RollbackOptions {
-        selector: Selector::Last(1),
-        confirm_token: plan.token.clone(),
-        force_expired: false,
-    })
-    .await
-    .expect("rollback");
+    roll_back_last(&m).await;
     let c = db.client().await;
     let rows: Vec<(String, i64)> = c
         .query("SELECT domain, total FROM app.scores ORDER BY 1", &[])
