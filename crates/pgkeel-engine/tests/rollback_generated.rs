@@ -295,6 +295,33 @@ async fn creates_grants_and_row_level_security_are_undone() {
 }
 
 #[tokio::test]
+async fn column_privileges_come_back_changed_and_with_a_dropped_column() {
+    let base = format!(
+        "{BASE}\nGRANT SELECT (email, full_name) ON app.contacts TO PUBLIC;\n\
+         GRANT UPDATE (notes) ON app.contacts TO PUBLIC;\n"
+    );
+    let g = round_trip_on(
+        &base,
+        "REVOKE SELECT (email) ON app.contacts FROM PUBLIC;\n\
+         GRANT INSERT (score) ON app.contacts TO PUBLIC;\n",
+    )
+    .await;
+    for want in [
+        "REVOKE ALL (\"email\") ON TABLE \"app\".\"contacts\" FROM PUBLIC",
+        "GRANT SELECT (\"email\") ON TABLE \"app\".\"contacts\" TO PUBLIC",
+        "REVOKE ALL (\"score\") ON TABLE \"app\".\"contacts\" FROM PUBLIC",
+    ] {
+        assert!(g.contains(want), "missing {want:?} in\n{g}");
+    }
+    // The last column dropped, with its privilege: re-added, refilled and granted again.
+    let g = round_trip_on(&base, "ALTER TABLE app.contacts DROP COLUMN notes;\n").await;
+    assert!(
+        g.contains("GRANT UPDATE (\"notes\") ON TABLE \"app\".\"contacts\" TO PUBLIC"),
+        "{g}"
+    );
+}
+
+#[tokio::test]
 async fn three_migrations_roll_back_together() {
     let db = TestDb::new().await;
     let p = Project::new();

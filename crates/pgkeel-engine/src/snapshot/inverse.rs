@@ -263,6 +263,30 @@ fn privilege_name(kind: &str, c: char) -> Option<&'static str> {
 /// REVOKE/GRANT statements that turn `now` into `before` on `object` (`kind`: TABLE, SEQUENCE,
 /// FUNCTION, PROCEDURE).
 fn acl_sql(kind: &str, object: &str, before: &[String], now: &[String]) -> Vec<String> {
+    acl_statements(kind, &format!("{kind} {object}"), "", before, now)
+}
+
+/// [`acl_sql`] for one column's privileges (`attacl`): `REVOKE ALL (col) ON TABLE t FROM …`,
+/// `GRANT SELECT (col), UPDATE (col) ON TABLE t TO …`.
+fn column_acl_sql(table: &str, column: &str, before: &[String], now: &[String]) -> Vec<String> {
+    acl_statements(
+        "TABLE",
+        &format!("TABLE {table}"),
+        &format!(" ({})", ident(column)),
+        before,
+        now,
+    )
+}
+
+/// The statements of [`acl_sql`] on `on` (`TABLE "s"."t"`); `cols` follows each privilege
+/// (` ("c")` for a column's, empty for the object's).
+fn acl_statements(
+    kind: &str,
+    on: &str,
+    cols: &str,
+    before: &[String],
+    now: &[String],
+) -> Vec<String> {
     if before == now {
         return Vec::new();
     }
@@ -272,7 +296,6 @@ fn acl_sql(kind: &str, object: &str, before: &[String], now: &[String]) -> Vec<S
     let mut grantees: Vec<String> = b.iter().chain(&n).map(|(g, _)| g.clone()).collect();
     grantees.sort();
     grantees.dedup();
-    let on = format!("{kind} {object}");
     let mut out = Vec::new();
     for g in grantees {
         let privs = |v: &[(String, String)]| -> String {
@@ -293,7 +316,7 @@ fn acl_sql(kind: &str, object: &str, before: &[String], now: &[String]) -> Vec<S
         } else {
             g.clone()
         };
-        out.push(format!("REVOKE ALL ON {on} FROM {who}"));
+        out.push(format!("REVOKE ALL{cols} ON {on} FROM {who}"));
         let mut plain = Vec::new();
         let mut with_option = Vec::new();
         let chars: Vec<char> = bp.chars().collect();
@@ -304,6 +327,7 @@ fn acl_sql(kind: &str, object: &str, before: &[String], now: &[String]) -> Vec<S
             let Some(name) = privilege_name(kind, *c) else {
                 continue;
             };
+            let name = format!("{name}{cols}");
             if chars.get(i + 1) == Some(&'*') {
                 with_option.push(name);
             } else {
@@ -618,17 +642,18 @@ fn relation(p: &mut Parts, b: &Relation, n: &Relation, backed_up: &dyn Fn(&str, 
                     &bc.comment,
                 ));
             }
-            if bc.acl != nc.acl {
-                p.problems.push(format!(
-                    "column privileges of {q}.{} changed; pgkeel does not generate column GRANT/REVOKE: write down SQL",
-                    ident(&bc.name)
+            p.grants_after
+                .extend(column_acl_sql(&q, &bc.name, &bc.acl, &nc.acl));
+        } else {
+            if bc.comment.is_some() {
+                p.grants_after.push(comment_sql(
+                    &format!("COLUMN {q}.{}", ident(&bc.name)),
+                    &bc.comment,
                 ));
             }
-        } else if bc.comment.is_some() {
-            p.grants_after.push(comment_sql(
-                &format!("COLUMN {q}.{}", ident(&bc.name)),
-                &bc.comment,
-            ));
+            // A re-added column has no privileges of its own yet.
+            p.grants_after
+                .extend(column_acl_sql(&q, &bc.name, &bc.acl, &[]));
         }
     }
 }
@@ -901,6 +926,8 @@ fn relation_meta_new(p: &mut Parts, b: &Relation) {
                 &c.comment,
             ));
         }
+        p.grants_after
+            .extend(column_acl_sql(&q, &c.name, &c.acl, &[]));
     }
 }
 
