@@ -645,17 +645,21 @@ fn relation(p: &mut Parts, b: &Relation, n: &Relation, backed_up: &dyn Fn(&str, 
             p.grants_after
                 .extend(column_acl_sql(&q, &bc.name, &bc.acl, &nc.acl));
         } else {
-            if bc.comment.is_some() {
-                p.grants_after.push(comment_sql(
-                    &format!("COLUMN {q}.{}", ident(&bc.name)),
-                    &bc.comment,
-                ));
-            }
-            // A re-added column has no privileges of its own yet.
-            p.grants_after
-                .extend(column_acl_sql(&q, &bc.name, &bc.acl, &[]));
+            column_meta_new(p, &q, bc);
         }
     }
+}
+
+/// A re-added or re-created column's comment and privileges (it has none of its own yet).
+fn column_meta_new(p: &mut Parts, q: &str, c: &super::Column) {
+    if c.comment.is_some() {
+        p.grants_after.push(comment_sql(
+            &format!("COLUMN {q}.{}", ident(&c.name)),
+            &c.comment,
+        ));
+    }
+    p.grants_after
+        .extend(column_acl_sql(q, &c.name, &c.acl, &[]));
 }
 
 fn columns(p: &mut Parts, b: &Relation, n: &Relation, backed_up: &dyn Fn(&str, &str) -> bool) {
@@ -920,14 +924,7 @@ fn relation_meta_new(p: &mut Parts, b: &Relation) {
         p.grants_after.extend(options_sql(kw, &q, &b.options, &[]));
     }
     for c in &b.columns {
-        if c.comment.is_some() {
-            p.grants_after.push(comment_sql(
-                &format!("COLUMN {q}.{}", ident(&c.name)),
-                &c.comment,
-            ));
-        }
-        p.grants_after
-            .extend(column_acl_sql(&q, &c.name, &c.acl, &[]));
+        column_meta_new(p, &q, c);
     }
 }
 
