@@ -32,7 +32,6 @@ use sha2::{Digest, Sha256};
 use crate::db::apply::DryRun;
 use crate::discovery::{Discovered, Warning};
 use crate::error::{Error, MigrationFailure, Result};
-use crate::events::Event;
 use crate::lint::accept::Acceptance;
 use crate::migration::Migration;
 use crate::migrator::{
@@ -326,16 +325,7 @@ impl Migrator {
         // The file this call wrote and its version, for the answer after a lost connection.
         let mut written_file: Option<(std::path::PathBuf, String)> = None;
         let result = async {
-            let ensured = self
-                .within(
-                    "creating or upgrading the history schema",
-                    self.config.lock_timeout,
-                    history.ensure(&conn.client),
-                )
-                .await?;
-            if let Some(format) = ensured {
-                self.events.event(Event::HistoryUpgraded { format });
-            }
+            self.ensure_history(&conn.client).await?;
             // Files may have changed while we waited for the lock: check again.
             let checked = self.check_new(req, accept)?;
             let m = &checked.migration;

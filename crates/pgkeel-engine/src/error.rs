@@ -256,6 +256,20 @@ impl std::fmt::Display for MigrationFailure {
 }
 
 impl Error {
+    /// An [`Error::EmptyMigration`] refused by `command`'s own replay (`pgkeel dev reset`,
+    /// `pgkeel types verify`), so that its message names that command's flag; other errors
+    /// as they are.
+    pub fn for_command(self, command: &'static str) -> Error {
+        match self {
+            Error::EmptyMigration { path, template, .. } => Error::EmptyMigration {
+                path,
+                template,
+                command,
+            },
+            e => e,
+        }
+    }
+
     pub(crate) fn db(context: impl Into<String>, source: tokio_postgres::Error) -> Error {
         Error::Db {
             context: context.into(),

@@ -267,6 +267,26 @@ impl Migrator {
         }
     }
 
+    /// Create or upgrade the history schema (under the lock), bounded like the reads (its DDL
+    /// waits for locks at most `lock_timeout` more), and say so when it did: the format it
+    /// upgraded to, or `None` when it was current.
+    pub(crate) async fn ensure_history(
+        &self,
+        client: &tokio_postgres::Client,
+    ) -> Result<Option<i32>> {
+        let ensured = self
+            .within(
+                "creating or upgrading the history schema",
+                self.config.lock_timeout,
+                self.history().ensure(client),
+            )
+            .await?;
+        if let Some(format) = ensured {
+            self.events.event(Event::HistoryUpgraded { format });
+        }
+        Ok(ensured)
+    }
+
     /// Read the migration folders.
     pub fn discover(&self) -> Result<Discovered> {
         crate::source::discover(&self.config)
@@ -411,19 +431,7 @@ impl Migrator {
                     conn = self.connect("up").await?;
                 }
                 report.supabase_notes = before.notes;
-                // Bounded like the reads below (DDL here waits for locks at most lock_timeout
-                // more).
-                let ensured = self
-                    .within(
-                        "creating or upgrading the history schema",
-                        self.config.lock_timeout,
-                        history.ensure(&conn.client),
-                    )
-                    .await?;
-                if let Some(format) = ensured {
-                    report.history_created = true;
-                    self.events.event(Event::HistoryUpgraded { format });
-                }
+                report.history_created = self.ensure_history(&conn.client).await?.is_some();
                 Ok::<(), Error>(())
             }
             .await;
@@ -914,16 +922,7 @@ impl Migrator {
         let lock = self.take_lock().await?;
         let history = self.history();
         let result = async {
-            let ensured = self
-                .within(
-                    "creating or upgrading the history schema",
-                    self.config.lock_timeout,
-                    history.ensure(&conn.client),
-                )
-                .await?;
-            if let Some(format) = ensured {
-                self.events.event(Event::HistoryUpgraded { format });
-            }
+            self.ensure_history(&conn.client).await?;
             let rows = self
                 .within(
                     "reading the history",

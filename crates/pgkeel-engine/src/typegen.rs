@@ -192,14 +192,7 @@ impl Migrator {
                     ..UpOptions::default()
                 })
                 .await
-                .map_err(|e| match e {
-                    Error::EmptyMigration { path, template, .. } => Error::EmptyMigration {
-                        path,
-                        template,
-                        command: "pgkeel types verify",
-                    },
-                    e => e,
-                })?;
+                .map_err(|e| e.for_command("pgkeel types verify"))?;
             if let Some(f) = up.failure {
                 return Err(Error::MigrationFailed(Box::new(f)));
             }

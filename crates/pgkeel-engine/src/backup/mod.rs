@@ -102,22 +102,15 @@ impl Migrator {
         } else {
             let lock = self.take_lock().await?;
             let result = async {
-                let z = std::time::Duration::ZERO;
-                let history = self.history();
                 if self
                     .within(
                         "looking for the backup catalog",
-                        z,
+                        std::time::Duration::ZERO,
                         catalog.exists(&conn.client),
                     )
                     .await?
                 {
-                    self.within(
-                        "creating or upgrading the history schema",
-                        self.config.lock_timeout,
-                        history.ensure(&conn.client),
-                    )
-                    .await?;
+                    self.ensure_history(&conn.client).await?;
                 }
                 catalog
                     .prune(&mut conn.client, which, &self.config.history_schema)

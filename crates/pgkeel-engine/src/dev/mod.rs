@@ -414,15 +414,7 @@ impl Dev {
                 ..UpOptions::default()
             })
             .await
-            .map_err(|e| match e {
-                // The flag to pass is the reset's own.
-                Error::EmptyMigration { path, template, .. } => Error::EmptyMigration {
-                    path,
-                    template,
-                    command: "pgkeel dev reset",
-                },
-                e => e,
-            })?;
+            .map_err(|e| e.for_command("pgkeel dev reset"))?;
         // Supabase projects: supabase/seed.sql after the migrations, as `supabase db reset`.
         let seeded = if up.failure.is_none() {
             migrator.supabase_seed().await?.map(|s| s.path)
