@@ -372,13 +372,7 @@ impl Migrator {
                     return Err(Error::MigrationFailed(Box::new(failure)));
                 }
                 let ours = failure.version == m.version.as_str();
-                let rows = self
-                    .within(
-                        "reading the history",
-                        std::time::Duration::ZERO,
-                        history.load(&conn.client),
-                    )
-                    .await?;
+                let rows = self.read_history(&conn.client).await?;
                 let partial = rows
                     .iter()
                     .find(|r| Version::parse(&r.version).as_ref() == Some(&m.version))
@@ -613,13 +607,7 @@ impl Migrator {
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
             }
         };
-        let rows = self
-            .within(
-                "reading the history",
-                std::time::Duration::ZERO,
-                self.history().load(&conn.client),
-            )
-            .await?;
+        let rows = self.read_history(&conn.client).await?;
         Ok(rows
             .into_iter()
             .find(|r| Version::parse(&r.version) == Version::parse(version)))

@@ -267,6 +267,19 @@ impl Migrator {
         }
     }
 
+    /// The history's rows, bounded like every catalog read (see [`Migrator::within`]).
+    pub(crate) async fn read_history(
+        &self,
+        client: &tokio_postgres::Client,
+    ) -> Result<Vec<crate::history::HistoryRow>> {
+        self.within(
+            "reading the history",
+            std::time::Duration::ZERO,
+            self.history().load(client),
+        )
+        .await
+    }
+
     /// Create or upgrade the history schema (under the lock), bounded like the reads (its DDL
     /// waits for locks at most `lock_timeout` more), and say so when it did: the format it
     /// upgraded to, or `None` when it was current.
@@ -302,9 +315,7 @@ impl Migrator {
             .within("reading the history format", z, history.format(&conn))
             .await?
             .is_some();
-        let rows = self
-            .within("reading the history", z, history.load(&conn))
-            .await?;
+        let rows = self.read_history(&conn).await?;
         let applier = self
             .within(
                 "looking up the migration lock's holder",
@@ -496,9 +507,7 @@ impl Migrator {
         // Catalog reads: bounded like status's, so a server that goes silent after the
         // connect does not hang `up` (the migrations themselves have their own timeouts).
         let z = std::time::Duration::ZERO;
-        let rows = self
-            .within("reading the history", z, history.load(&conn.client))
-            .await?;
+        let rows = self.read_history(&conn.client).await?;
         let applier_active = !locked
             && self
                 .within(
@@ -727,9 +736,7 @@ impl Migrator {
                     self.config.history_schema
                 )));
             }
-            let rows = self
-                .within("reading the history", z, history.load(&conn.client))
-                .await?;
+            let rows = self.read_history(&conn.client).await?;
             let (text, name) = match action {
                 RepairAction::AcceptChecksum(v) => (v, "accept_checksum"),
                 RepairAction::Forget(v) => (v, "forget"),
@@ -923,13 +930,7 @@ impl Migrator {
         let history = self.history();
         let result = async {
             self.ensure_history(&conn.client).await?;
-            let rows = self
-                .within(
-                    "reading the history",
-                    std::time::Duration::ZERO,
-                    history.load(&conn.client),
-                )
-                .await?;
+            let rows = self.read_history(&conn.client).await?;
             let mut insert = Vec::new();
             let mut already = 0;
             for m in candidates {

@@ -87,9 +87,7 @@ impl Migrator {
                 self.config.history_schema
             )));
         }
-        let rows = self
-            .within("reading the history", z, history.load(&conn))
-            .await?;
+        let rows = self.read_history(&conn).await?;
         let versions: Vec<String> = rows.iter().map(|r| r.version.clone()).collect();
         let schema = self.backup_schema();
         let backups = self
