@@ -12,6 +12,8 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const PURE: &[&str] = &[
     "version.rs",
     "checksum.rs",
+    "duration.rs",
+    "redact.rs",
     "statements.rs",
     "sql_text.rs",
     "statement_kind.rs",

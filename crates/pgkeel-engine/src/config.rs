@@ -4,6 +4,9 @@
 //! exist" check, so every rule here is unit-tested without touching the machine. Unknown keys are
 //! errors (with the line), never ignored.
 
+pub use crate::duration::parse_duration;
+pub use crate::environment::{Environment, SystemEnvironment};
+pub use crate::redact::redact_url;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -225,31 +228,6 @@ pub struct Overrides {
     pub history_schema: Option<String>,
     pub lock_wait_timeout: Option<Duration>,
     pub log_file: Option<String>,
-}
-
-/// What the config loader may ask of the outside world.
-pub trait Environment {
-    fn var(&self, name: &str) -> Option<String>;
-    fn is_dir(&self, path: &Path) -> bool;
-    /// The text of a file, `None` if it does not exist (or cannot be read).
-    fn read_file(&self, _path: &Path) -> Option<String> {
-        None
-    }
-}
-
-/// The real process environment and file system.
-pub struct SystemEnvironment;
-
-impl Environment for SystemEnvironment {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-    fn is_dir(&self, path: &Path) -> bool {
-        path.is_dir()
-    }
-    fn read_file(&self, path: &Path) -> Option<String> {
-        std::fs::read_to_string(path).ok()
-    }
 }
 
 impl Config {
@@ -562,16 +540,6 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-/// Parse `5s`, `500ms`, `2m`, `1h`, or a bare number of seconds. `0` means "none".
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    let s = s.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("invalid duration {s:?} ({e}); use e.g. 5s, 500ms, 2m"))
-}
-
 /// Schema names are interpolated as quoted identifiers; keep them to plain lower-case names so
 /// they need no escaping and mean the same thing quoted or not.
 pub fn validate_identifier(name: &str) -> Result<()> {
@@ -591,81 +559,6 @@ pub fn validate_identifier(name: &str) -> Result<()> {
             "history schema {name:?} must be a lower-case identifier (a-z, 0-9, _; at most 63 bytes)"
         )))
     }
-}
-
-/// Hide the password in a PostgreSQL connection string (URL or key=value form).
-pub fn redact_url(url: &str) -> String {
-    if let Some(scheme_end) = url.find("://") {
-        let (scheme, rest) = url.split_at(scheme_end + 3);
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(authority_end);
-        let authority = match authority.rfind('@') {
-            Some(at) => {
-                let (userinfo, host) = authority.split_at(at);
-                match userinfo.find(':') {
-                    Some(colon) => format!("{}:***{host}", &userinfo[..colon]),
-                    None => authority.to_string(),
-                }
-            }
-            None => authority.to_string(),
-        };
-        let tail = redact_query_password(tail);
-        return format!("{scheme}{authority}{tail}");
-    }
-    // key=value form: hide the value of password=…, quoted or not.
-    let mut out = String::new();
-    let mut rest = url;
-    while let Some(pos) = rest.find("password") {
-        let after = &rest[pos + "password".len()..];
-        let trimmed = after.trim_start();
-        if let Some(value) = trimmed.strip_prefix('=') {
-            out.push_str(&rest[..pos]);
-            out.push_str("password=***");
-            let value = value.trim_start();
-            let consumed = if let Some(q) = value.strip_prefix('\'') {
-                let mut end = 0;
-                let bytes = q.as_bytes();
-                while end < bytes.len() {
-                    if bytes[end] == b'\\' {
-                        end += 2;
-                        continue;
-                    }
-                    if bytes[end] == b'\'' {
-                        break;
-                    }
-                    end += 1;
-                }
-                1 + (end + 1).min(q.len())
-            } else {
-                value.find(char::is_whitespace).unwrap_or(value.len())
-            };
-            let skip = after.len() - value.len() + consumed;
-            rest = &after[skip.min(after.len())..];
-        } else {
-            out.push_str(&rest[..pos + "password".len()]);
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn redact_query_password(tail: &str) -> String {
-    let Some(q) = tail.find('?') else {
-        return tail.to_string();
-    };
-    let (path, query) = tail.split_at(q + 1);
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|kv| {
-            if kv.starts_with("password=") {
-                "password=***".to_string()
-            } else {
-                kv.to_string()
-            }
-        })
-        .collect();
-    format!("{path}{}", parts.join("&"))
 }
 
 #[cfg(test)]
@@ -926,26 +819,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://u:p%40ss@h:5432/db?sslmode=require"),
-            "postgres://u:***@h:5432/db?sslmode=require"
-        );
-        assert_eq!(
-            redact_url("postgresql://u@h/db?password=x&application_name=a"),
-            "postgresql://u@h/db?password=***&application_name=a"
-        );
-        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
-        assert_eq!(
-            redact_url("host=h password=secret user=u"),
-            "host=h password=*** user=u"
-        );
-        assert_eq!(
-            redact_url("host=h password = 'se cret\\' x' user=u"),
-            "host=h password=*** user=u"
-        );
     }
 }

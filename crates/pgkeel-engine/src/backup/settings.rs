@@ -97,7 +97,7 @@ pub fn resolve(file: Option<(&str, &str)>) -> Result<BackupSettings> {
         s.schema = v.clone();
     }
     if let Some(w) = b.window {
-        let d = crate::config::parse_duration(w.get_ref())
+        let d = crate::duration::parse_duration(w.get_ref())
             .ok()
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {

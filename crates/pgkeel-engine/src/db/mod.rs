@@ -29,9 +29,9 @@ use futures_util::StreamExt;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, Client, SimpleQueryMessage};
 
-use crate::config::redact_url;
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
+use crate::redact::redact_url;
 
 /// The application_name pgkeel sets unless the URL sets one.
 pub const APPLICATION_NAME: &str = "pgkeel";

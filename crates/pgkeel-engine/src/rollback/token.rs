@@ -127,7 +127,7 @@ pub fn ttl_from_file(file: Option<(&str, &str)>) -> Result<Duration> {
     match parsed.rollback.and_then(|s| s.token_ttl) {
         None => Ok(DEFAULT_TTL),
         Some(t) => {
-            let d = crate::config::parse_duration(&t)
+            let d = crate::duration::parse_duration(&t)
                 .map_err(|e| Error::Config(format!("{name}: [rollback] token_ttl: {e}")))?;
             if d.is_zero() {
                 return Err(Error::Config(format!(

@@ -19,7 +19,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::Environment;
+use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::supabase::SupabaseSettings;
 use crate::validate::expectations::{self, ExpectSection, Expectations, Source};
@@ -236,7 +236,7 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SystemEnvironment;
+    use crate::environment::SystemEnvironment;
 
     fn parse(text: &str, supabase: bool) -> Result<ValidateSettings> {
         let sb = crate::supabase::project::resolve(None, supabase.then_some(""))
